@@ -1,0 +1,218 @@
+"""Architecture specs: plain, frozen data that builds into a module and is counted without building.
+
+A `NetSpec` is a stem, stages of block rows, a head (or a neck for detection backbones), the input
+resolution and channels and the class count. A `Block` row names a registered cell, its argument dataclass
+and how many times it repeats (copies 2..n take `cell.repeat(args)`, the same block at stride 1). Specs
+validate themselves when constructed, read and write JSON losslessly, and `digest()` identifies them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from search_spaces import cells
+from search_spaces.errors import MAX_RESOLUTION, SpecError, check_int
+
+MAX_REPEATS = 256
+
+
+@dataclass(frozen=True)
+class Block:
+    """One row of a stage: a cell with its arguments, applied `repeats` times in sequence."""
+
+    cell: str
+    args: Any
+    repeats: int = 1
+
+    def __post_init__(self) -> None:
+        kind = cells.get(self.cell)
+        if not isinstance(self.args, kind.args):
+            raise SpecError(f"{self.cell} needs {kind.args.__name__} arguments, got {type(self.args).__name__}")
+        check_int(self.cell, "repeats", self.repeats, 1, MAX_REPEATS)
+        if self.repeats > 1 and kind.role != "body":
+            raise SpecError(f"{self.cell} is a {kind.role} cell and cannot repeat, got repeats={self.repeats}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A sequence of block rows; stage outputs are the multi-scale features a neck can take."""
+
+    blocks: tuple[Block, ...]
+
+    def __post_init__(self) -> None:
+        if not self.blocks:
+            raise SpecError("a stage needs at least one block")
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A whole network. Built by `network.build`, counted by `network.count`.
+
+    The constructor walks the shapes through every block (the same walk as `count`), so an invalid
+    spec (mismatched groups, a feature map shrunk to nothing, a head on a neck) never exists.
+    """
+
+    stem: tuple[Block, ...]
+    stages: tuple[Stage, ...]
+    head: tuple[Block, ...] = ()
+    neck: Block | None = None  # a neck cell over the stage outputs (FPN); the network then returns features
+    resolution: int = 224
+    in_channels: int = 3
+    num_classes: int = 1000
+
+    def __post_init__(self) -> None:
+        check_int("network", "resolution", self.resolution, 1, MAX_RESOLUTION)
+        check_int("network", "in_channels", self.in_channels, 1, 64)
+        check_int("network", "num_classes", self.num_classes, 1, 100_000)
+        if (self.neck is None) == (not self.head):
+            raise SpecError("a network needs exactly one of a head (classification) or a neck (features)")
+        for where, rows, role in (("stem", self.stem, "body"), ("head", self.head, "head")):
+            for block in rows:
+                if cells.get(block.cell).role != role:
+                    raise SpecError(f"{where} block {block.cell} is not a {role} cell")
+        for stage in self.stages:
+            for block in stage.blocks:
+                if cells.get(block.cell).role != "body":
+                    raise SpecError(f"stage block {block.cell} is not a body cell")
+        if self.neck is not None and cells.get(self.neck.cell).role != "neck":
+            raise SpecError(f"neck {self.neck.cell} is not a neck cell")
+        from search_spaces.network import count  # the validating walk; network imports this module
+
+        count(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (lists, dicts, numbers, strings)."""
+        return {
+            "resolution": self.resolution,
+            "in_channels": self.in_channels,
+            "num_classes": self.num_classes,
+            "stem": [_block_to_dict(b) for b in self.stem],
+            "stages": [[_block_to_dict(b) for b in s.blocks] for s in self.stages],
+            "head": [_block_to_dict(b) for b in self.head],
+            "neck": None if self.neck is None else _block_to_dict(self.neck),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """JSON text; `from_json(spec.to_json()) == spec`."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON (sorted keys, no spaces): identity for dedup and storage keys."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _block_to_dict(block: Block) -> dict[str, Any]:
+    row: dict[str, Any] = {"cell": block.cell, "args": _plain(dataclasses.asdict(block.args))}
+    if block.repeats != 1:
+        row["repeats"] = block.repeats
+    return row
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the tuples frozen dataclasses hold."""
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value
+
+
+def _check_type(cell: str, name: str, value: Any, hint: Any) -> None:
+    """A JSON value against a field's type hint, for the simple types our argument dataclasses use."""
+    allowed = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for option in allowed:
+        origin = typing.get_origin(option) or option
+        if option is type(None) and value is None:
+            return
+        if origin is bool and isinstance(value, bool):
+            return
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return
+        if origin in (str, tuple) and isinstance(value, origin):
+            return
+    names = " or ".join(getattr(typing.get_origin(o) or o, "__name__", str(o)) for o in allowed)
+    raise SpecError(f"{cell} {name} must be {names}, got {value!r}")
+
+
+def block_from_dict(data: Any) -> Block:
+    """A Block from its JSON form, with one-line errors for unknown cells, arguments and bad types."""
+    if not isinstance(data, dict) or "cell" not in data:
+        raise SpecError(f"a block must be an object with 'cell' and 'args', got {str(data)[:60]!r}")
+    extra = set(data) - {"cell", "args", "repeats"}
+    if extra:
+        raise SpecError(f"unknown block key(s) {sorted(extra)}; expected cell, args, repeats")
+    if not isinstance(data["cell"], str):
+        raise SpecError(f"block 'cell' must be a string, got {data['cell']!r}")
+    kind = cells.get(data["cell"])
+    raw = data.get("args", {})
+    if not isinstance(raw, dict):
+        raise SpecError(f"{kind.name} args must be an object, got {str(raw)[:60]!r}")
+    hints = typing.get_type_hints(kind.args)
+    fields = {f.name for f in dataclasses.fields(kind.args)}
+    unknown = set(raw) - fields
+    if unknown:
+        raise SpecError(f"unknown argument(s) {sorted(unknown)} for cell {kind.name}; expected {sorted(fields)}")
+    values = {k: _tuples(v) for k, v in raw.items()}
+    for name, value in values.items():
+        _check_type(kind.name, name, value, hints[name])
+    try:
+        args = kind.args(**values)
+    except TypeError as err:  # a required argument is missing
+        raise SpecError(f"{kind.name}: {err}".replace("__init__() ", "")) from None
+    repeats = data.get("repeats", 1)
+    return Block(kind.name, args, repeats)
+
+
+def spec_from_dict(data: Any) -> NetSpec:
+    """A NetSpec from plain data, validated."""
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be a JSON object, got {type(data).__name__}")
+    known = {"resolution", "in_channels", "num_classes", "stem", "stages", "head", "neck"}
+    unknown = set(data) - known
+    if unknown:
+        raise SpecError(f"unknown spec key(s) {sorted(unknown)}; expected {sorted(known)}")
+    for key in ("stem", "stages"):
+        if not isinstance(data.get(key), list):
+            raise SpecError(f"spec {key!r} must be a list")
+    if not isinstance(data.get("head", []), list):
+        raise SpecError("spec 'head' must be a list")
+    for stage in data["stages"]:
+        if not isinstance(stage, list):
+            raise SpecError("each stage must be a list of blocks")
+    scalars = {k: data[k] for k in ("resolution", "in_channels", "num_classes") if k in data}
+    neck = data.get("neck")
+    return NetSpec(
+        stem=tuple(block_from_dict(b) for b in data["stem"]),
+        stages=tuple(Stage(tuple(block_from_dict(b) for b in s)) for s in data["stages"]),
+        head=tuple(block_from_dict(b) for b in data.get("head", [])),
+        neck=None if neck is None else block_from_dict(neck),
+        **scalars,
+    )
+
+
+def from_json(text: str) -> NetSpec:
+    """Parse and validate spec JSON (data only: nothing is executed or unpickled)."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise SpecError("spec JSON is nested too deeply") from None
+    except json.JSONDecodeError as err:
+        raise SpecError(f"spec is not valid JSON: {err}") from None
+    try:
+        return spec_from_dict(data)
+    except RecursionError:
+        raise SpecError("spec JSON is nested too deeply") from None
