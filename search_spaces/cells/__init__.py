@@ -42,6 +42,9 @@ class Cell:
     doc: str  # one line for `nas cells`
     repeat: Callable[[Any], Any] = stride_one  # args of the copies when a block row has repeats > 1
     role: str = "body"  # "body", "head" or "neck"
+    # widen(args, width, in_old, in_new) -> args for the width multiplier of `search_spaces.scale`;
+    # None means the default rule there (every int field ending in "channels" made divisible by 8).
+    widen: Callable[[Any, float, int, int], Any] | None = None
 
 
 def _collect() -> Mapping[str, Cell]:

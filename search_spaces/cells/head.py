@@ -26,6 +26,7 @@ class ClassifierArgs:
     hidden: tuple[int, ...] = ()  # widths of linear layers before the final one
     activation: str = "relu"  # after each hidden layer
     dropout: float = 0.0
+    bias: bool = True  # of the final linear layer (Megvii's ShuffleNet v1 has none)
 
     def __post_init__(self) -> None:
         check_int("classifier", "pool_size", self.pool_size, 1, 16)
@@ -45,7 +46,7 @@ def _classifier_build(a: ClassifierArgs, in_channels: int, num_classes: int) -> 
         features = width
     if not a.hidden:
         layers["drop"] = nn.Dropout(a.dropout)
-    layers["fc"] = nn.Linear(features, num_classes)
+    layers["fc"] = nn.Linear(features, num_classes, bias=a.bias)
     return nn.Sequential(layers)
 
 
@@ -55,7 +56,7 @@ def _classifier_cost(a: ClassifierArgs, shape: Shape, num_classes: int) -> tuple
     for width in a.hidden:
         cost += linear(features, width)
         features = width
-    return cost + linear(features, num_classes), Shape(num_classes, 1, 1)
+    return cost + linear(features, num_classes, a.bias), Shape(num_classes, 1, 1)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ GRID = [
     ("classifier", ClassifierArgs(), Shape(32, 7, 7)),
     ("classifier", ClassifierArgs(pool_size=7, hidden=(40, 30), dropout=0.5), Shape(16, 7, 7)),
     ("classifier", ClassifierArgs(hidden=(24,), activation="hardswish", dropout=0.2), Shape(16, 3, 3)),
+    ("classifier", ClassifierArgs(bias=False), Shape(16, 1, 1)),
     ("conv_classifier", ConvClassifierArgs(), Shape(32, 13, 13)),
 ]
 
