@@ -169,10 +169,12 @@ def block_from_dict(data: Any) -> Block:
     values = {k: _tuples(v) for k, v in raw.items()}
     for name, value in values.items():
         _check_type(kind.name, name, value, hints[name])
-    try:
-        args = kind.args(**values)
-    except TypeError as err:  # a required argument is missing
-        raise SpecError(f"{kind.name}: {err}".replace("__init__() ", "")) from None
+    required = [f.name for f in dataclasses.fields(kind.args)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in values]
+    if missing:
+        raise SpecError(f"cell {kind.name} is missing argument(s) {missing}")
+    args = kind.args(**values)
     repeats = data.get("repeats", 1)
     return Block(kind.name, args, repeats)
 

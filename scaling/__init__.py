@@ -1,0 +1,1 @@
+"""Compound scaling of any network (EfficientNet's depth, width and resolution coefficients)."""
