@@ -48,8 +48,18 @@ def _with_resolution(spec: NetSpec, resolution: int | None) -> NetSpec:
 
 
 def count(spec: NetSpec, resolution: int | None = None) -> Cost:
-    """Multiply-adds, parameters and activations of the network at its (or the given) resolution."""
-    spec = _with_resolution(spec, resolution)
+    """Multiply-adds, parameters and activations of the network at its (or the given) resolution.
+
+    A NetSpec is walked once when it is constructed (that walk validates it) and keeps the result, so
+    this is a lookup unless the resolution changes; `walk` is the computation itself.
+    """
+    if resolution is None or resolution == spec.resolution:
+        return spec._cost  # type: ignore[attr-defined]
+    return walk(_with_resolution(spec, resolution))
+
+
+def walk(spec: NetSpec) -> Cost:
+    """The pure cost walk: every block's cost function in order, nothing built; SpecError if invalid."""
     shape = Shape(spec.in_channels, spec.resolution, spec.resolution)
     total = Cost()
     for i, block in enumerate(spec.stem, 1):

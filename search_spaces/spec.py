@@ -81,9 +81,9 @@ class NetSpec:
                     raise SpecError(f"stage block {block.cell} is not a body cell")
         if self.neck is not None and cells.get(self.neck.cell).role != "neck":
             raise SpecError(f"neck {self.neck.cell} is not a neck cell")
-        from search_spaces.network import count  # the validating walk; network imports this module
+        from search_spaces.network import walk  # the validating walk; network imports this module
 
-        count(self)
+        object.__setattr__(self, "_cost", walk(self))  # not a field: no part of equality, JSON or digest
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data (lists, dicts, numbers, strings)."""
