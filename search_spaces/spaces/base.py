@@ -1,0 +1,179 @@
+"""The search-space contract: a space writes `suggest` and `encode`; everything else derives from them.
+
+`suggest(trial)` builds a NetSpec in Optuna's define-by-run style (`trial.suggest_int/float/categorical`)
+and `encode(spec)` gives the flat parameters that `suggest` would have drawn to produce it. From these two:
+`decode(params)` replays `suggest` on fixed values (strictly: missing, extra or out-of-range values are a
+one-line SpaceError), `sample(seed, budget)` draws seeded random points, optionally under a multiply-add
+budget, `contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
+Spaces hold no state between calls. List categorical choices cheapest first: `smallest()` takes the low
+end of every range and the first choice of every categorical.
+"""
+from __future__ import annotations
+
+import math
+import random
+from abc import ABC, abstractmethod
+from typing import Any, Iterator, Sequence
+
+from search_spaces.errors import BudgetError, SpaceError, SpecError
+from search_spaces.network import count
+from search_spaces.spec import NetSpec
+
+Params = dict[str, Any]
+
+
+def _allowed(kind: str, low: Any = None, high: Any = None, step: Any = None, choices: Sequence[Any] = ()) -> str:
+    if kind == "categorical":
+        return "one of " + ", ".join(map(repr, choices))
+    return f"{kind} in [{low}, {high}]" + (f" step {step}" if step not in (None, 1) else "")
+
+
+class ReplayTrial:
+    """A trial answering every suggest_* from fixed params, strictly (Optuna's FixedTrial, but strict)."""
+
+    def __init__(self, params: Params, space: str):
+        self.params = dict(params)
+        self.space = space
+        self.used: set[str] = set()
+
+    def _get(self, name: str, allowed: str) -> Any:
+        if name not in self.params:
+            raise SpaceError(f"{self.space}: missing parameter {name!r} ({allowed})")
+        self.used.add(name)
+        return self.params[name]
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+        allowed = _allowed("int", low, high, step)
+        value = self._get(name, allowed)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high or (value - low) % step:
+            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, step: float | None = None, log: bool = False) -> float:
+        allowed = _allowed("float", low, high, step)
+        value = self._get(name, allowed)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
+        return float(value)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        allowed = _allowed("categorical", choices=choices)
+        value = self._get(name, allowed)
+        if value not in choices:
+            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
+        return value
+
+    def finish(self) -> None:
+        """Unused parameters are an error: they mean the caller's point is not what it thinks."""
+        extra = sorted(set(self.params) - self.used)
+        if extra:
+            raise SpaceError(f"{self.space}: unknown parameter(s) {extra} for this point of the space")
+
+
+class RandomTrial:
+    """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG."""
+
+    def __init__(self, rng: random.Random, smallest: bool = False):
+        self.rng = rng
+        self.smallest = smallest
+        self.params: Params = {}
+        self.ranges: dict[str, str] = {}
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+        self.ranges[name] = _allowed("int", low, high, step)
+        value = low if self.smallest else low + step * self.rng.randrange((high - low) // step + 1)
+        self.params[name] = value
+        return value
+
+    def suggest_float(self, name: str, low: float, high: float, step: float | None = None, log: bool = False) -> float:
+        self.ranges[name] = _allowed("float", low, high, step)
+        if self.smallest:
+            value = low
+        elif step:
+            value = low + step * self.rng.randrange(int(round((high - low) / step)) + 1)
+        elif log:
+            value = math.exp(self.rng.uniform(math.log(low), math.log(high)))
+        else:
+            value = self.rng.uniform(low, high)
+        self.params[name] = value
+        return value
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        self.ranges[name] = _allowed("categorical", choices=choices)
+        value = choices[0] if self.smallest else choices[self.rng.randrange(len(choices))]
+        self.params[name] = value
+        return value
+
+
+class Space(ABC):
+    """A search space. Subclasses set `name` and `description` and write `suggest` and `encode`."""
+
+    name: str = "space"
+    description: str = ""
+    fixed_points: tuple[str, ...] = ()  # named backbones that are points of this space
+
+    @abstractmethod
+    def suggest(self, trial: Any) -> NetSpec:
+        """Draw a point through trial.suggest_int / suggest_float / suggest_categorical."""
+
+    @abstractmethod
+    def encode(self, spec: NetSpec) -> Params:
+        """The flat parameters that make `suggest` produce `spec`; SpaceError if no parameters can."""
+
+    def decode(self, params: Params) -> NetSpec:
+        """The point given by `params`, strictly."""
+        trial = ReplayTrial(params, self.name)
+        try:
+            spec = self.suggest(trial)
+        except SpecError as err:
+            raise SpaceError(f"{self.name}: parameters give an invalid network: {err}") from None
+        trial.finish()
+        return spec
+
+    def contains(self, spec: NetSpec) -> bool:
+        """Whether `spec` is a point of this space (encode, then decode gives it back)."""
+        try:
+            return self.decode(self.encode(spec)) == spec
+        except (SpaceError, SpecError):
+            return False
+
+    def smallest(self) -> NetSpec:
+        """The point at the low end of every parameter (the space's cheapest network by construction)."""
+        return self.suggest(RandomTrial(random.Random(0), smallest=True))
+
+    def describe(self, draws: int = 200) -> dict[str, str]:
+        """Every parameter the space can draw, with its range (define-by-run: gathered over seeded draws)."""
+        ranges: dict[str, str] = {}
+        rng = random.Random(0)
+        for _ in range(draws):
+            trial = RandomTrial(rng)
+            self.suggest(trial)
+            ranges.update(trial.ranges)
+        return ranges
+
+    def samples(self, seed: int, budget: int | None = None, max_draws: int = 100_000) -> Iterator[NetSpec]:
+        """Seeded random points, endless; under a multiply-add budget only those that fit it."""
+        if budget is not None:
+            floor = count(self.smallest()).macs
+            if budget < floor:
+                raise BudgetError(
+                    f"budget {budget:,} multiply-adds is below the smallest network of space {self.name!r} "
+                    f"({floor:,} multiply-adds); raise the budget to at least that"
+                )
+        rng = random.Random(seed)
+        misses = 0
+        while True:
+            spec = self.suggest(RandomTrial(rng))
+            if budget is None or count(spec).macs <= budget:
+                misses = 0
+                yield spec
+            else:
+                misses += 1
+                if misses >= max_draws:
+                    raise BudgetError(f"no point of space {self.name!r} within budget in {max_draws} draws")
+
+    def sample(self, seed: int, budget: int | None = None) -> NetSpec:
+        """One seeded random point (within `budget` multiply-adds when given)."""
+        return next(self.samples(seed, budget))
