@@ -1,0 +1,96 @@
+"""Exactness of the basic and bottleneck residual cells over a grid of their options, and their errors."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces import Block, NetSpec, SpecError, Stage, build
+from search_spaces.cells import get
+from search_spaces.cells.head import ClassifierArgs
+from search_spaces.cells.residual import BasicArgs, BottleneckArgs
+from search_spaces.cost import Shape
+from tests.exact import assert_exact_cell
+
+GRID = [
+    ("basic", BasicArgs(8), Shape(8, 9, 9)),  # identity shortcut
+    ("basic", BasicArgs(16, 2), Shape(8, 9, 9)),  # strided, projected, odd size
+    ("basic", BasicArgs(8, projection=True), Shape(8, 6, 7)),  # forced projection at equal shapes
+    ("basic", BasicArgs(12, 1), Shape(8, 5, 5)),  # width change at stride 1 projects
+    ("basic", BasicArgs(16, 2, se_channels=4, spatial_attention=True), Shape(8, 11, 10)),
+    ("bottleneck", BottleneckArgs(32, 8), Shape(16, 9, 9)),
+    ("bottleneck", BottleneckArgs(32, 8, 2), Shape(16, 9, 9)),  # v1.5: stride on the 3x3
+    ("bottleneck", BottleneckArgs(32, 8, 2, stride_in_1x1=True), Shape(16, 9, 9)),  # v1: on the 1x1
+    ("bottleneck", BottleneckArgs(32, 16, 2, groups=4), Shape(16, 10, 11)),  # ResNeXt
+    ("bottleneck", BottleneckArgs(32, 8, 1), Shape(32, 7, 7)),  # identity shortcut
+    ("bottleneck", BottleneckArgs(32, 8, dilation=2, projection=True), Shape(32, 7, 7)),  # DetNet B
+    ("bottleneck", BottleneckArgs(32, 8, dilation=2), Shape(32, 7, 7)),  # DetNet A
+    ("bottleneck", BottleneckArgs(32, 8, 3, dilation=3), Shape(16, 13, 13)),  # stride 3, dilation 3
+    ("bottleneck", BottleneckArgs(32, 8, 2, se_channels=2), Shape(16, 9, 9)),  # SE-ResNet
+    ("bottleneck", BottleneckArgs(24, 24, 2, groups=3, se_channels=4, se_position="mid"), Shape(16, 9, 9)),
+    ("bottleneck", BottleneckArgs(32, 8, 2, spatial_attention=True), Shape(16, 9, 9)),  # CBAM spatial
+    ("bottleneck", BottleneckArgs(32, 8, 2, se_channels=4, spatial_attention=True), Shape(16, 8, 8)),
+    ("bottleneck", BottleneckArgs(32, 8, conv="hetconv", part=4), Shape(32, 7, 7)),  # HetConv 3x3
+    ("bottleneck", BottleneckArgs(32, 8, 2, conv="hetconv", part=2, stride_in_1x1=True), Shape(16, 9, 9)),
+    ("bottleneck", BottleneckArgs(32, 8, 2, conv="hetconv", part=8), Shape(16, 9, 9)),  # P = mid: 1 ch 3x3
+    ("bottleneck", BottleneckArgs(16, 8, conv="hetconv", part=1), Shape(16, 5, 5)),  # P=1: plain 3x3
+]
+
+
+@pytest.mark.parametrize("name,args,shape", GRID, ids=[f"{g[0]}-{i}" for i, g in enumerate(GRID)])
+def test_cell_cost_is_exact(name, args, shape):
+    assert_exact_cell(name, args, shape)
+
+
+def test_copies_reset_stride_and_projection():
+    first = BottleneckArgs(64, 16, 2, projection=True, se_channels=4)
+    assert get("bottleneck").repeat(first) == BottleneckArgs(64, 16, 1, se_channels=4)
+    assert get("basic").repeat(BasicArgs(8, 2, projection=True)) == BasicArgs(8, 1)
+
+
+def test_repeated_row_builds_identity_shortcuts_and_runs():
+    row = Block("bottleneck", BottleneckArgs(32, 8, 2, dilation=2, projection=True), 3)
+    spec = NetSpec((), (Stage((row,)),), (Block("classifier", ClassifierArgs()),), resolution=16, in_channels=8)
+    net = build(spec).eval()
+    assert isinstance(net.s1.b2.shortcut, torch.nn.Identity)
+    assert not isinstance(net.s1.b1.shortcut, torch.nn.Identity)
+    with torch.no_grad():
+        out = net(torch.randn(2, 8, 16, 16))
+    assert out.shape == (2, 1000) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: BottleneckArgs(32, 10, groups=4), "bottleneck groups=4 must divide mid_channels=10"),
+    (lambda: BottleneckArgs(32, 8, se_position="first"), "bottleneck se_position must be one of"),
+    (lambda: BottleneckArgs(32, 8, conv="hetconv", part=3), "bottleneck part=3 must divide mid_channels=8"),
+    (lambda: BottleneckArgs(32, 8, part=4), "bottleneck part=4 needs conv='hetconv'"),
+    (lambda: BottleneckArgs(32, 8, groups=2, conv="hetconv", part=2), "bottleneck hetconv needs groups=1"),
+    (lambda: BottleneckArgs(32, 8, projection=1), "bottleneck projection must be True, False or None, got 1"),
+    (lambda: BottleneckArgs(32, 8, stride_in_1x1=None), "bottleneck stride_in_1x1 must be True or False"),
+    (lambda: BottleneckArgs(32, 0), "bottleneck mid_channels must be in [1, 65536], got 0"),
+    (lambda: BottleneckArgs(32, 8, se_channels=-1), "bottleneck se_channels must be in [0, 65536], got -1"),
+    (lambda: BottleneckArgs(32, 8, dilation=0), "bottleneck dilation must be in [1, 16], got 0"),
+    (lambda: BasicArgs(8, stride=0), "basic stride must be in [1, 8], got 0"),
+    (lambda: BasicArgs(8, spatial_attention="yes"), "basic spatial_attention must be True or False"),
+])
+def test_invalid_arguments_raise_one_line_errors(make, message):
+    with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("(", r"\(")):
+        make()
+
+
+def test_identity_shortcut_needs_equal_shapes():
+    cost = get("bottleneck").cost
+    with pytest.raises(SpecError, match="bottleneck without projection needs equal shapes"):
+        cost(BottleneckArgs(32, 8, 2, projection=False), Shape(32, 8, 8))
+    with pytest.raises(SpecError, match="basic without projection needs equal shapes"):
+        get("basic").cost(BasicArgs(16, projection=False), Shape(8, 8, 8))
+
+
+def test_json_round_trip_keeps_options():
+    args = BottleneckArgs(64, 32, 2, groups=4, projection=True, se_channels=8, se_position="mid",
+                          spatial_attention=True)
+    spec = NetSpec((), (Stage((Block("bottleneck", args, 2),)),), (Block("classifier", ClassifierArgs()),),
+                   resolution=16, in_channels=16)
+    from search_spaces import from_json
+
+    assert from_json(spec.to_json()) == spec
+    assert dataclasses.asdict(from_json(spec.to_json()).stages[0].blocks[0].args)["projection"] is True
