@@ -1,2 +1,117 @@
-"""(being written)"""
-CELLS: tuple = ()
+"""DenseNet cells (Huang et al. 2017, DenseNet-BC; torchvision `densenet.py`).
+
+`dense`: a dense block of `layers` pre-activation bottleneck layers. Layer i sees the concatenation of
+the block input and the i earlier layer outputs, and runs BN-ReLU-1x1 conv (to `bottleneck_channels`,
+torchvision's `bn_size * growth_rate`) then BN-ReLU-3x3 conv (to `growth_rate`); convs have no bias. The
+block outputs the input and every layer's output concatenated: `in_channels + layers * growth_rate`.
+`dense_transition`: BN-ReLU-1x1 conv (no bias) to `out_channels`, then 2x2 average pooling with stride 2.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from search_spaces.cells import Cell
+from search_spaces.cost import Cost, Shape, conv2d, norm2d, pool2d
+from search_spaces.errors import check_int
+
+MAX_LAYERS = 128
+
+
+@dataclass(frozen=True)
+class DenseArgs:
+    """A dense block: how many layers, how many channels each adds, and its bottleneck width."""
+
+    layers: int
+    growth_rate: int = 32
+    bottleneck_channels: int = 128  # width of each layer's 1x1 conv: bn_size (4) * growth_rate
+
+    def __post_init__(self) -> None:
+        check_int("dense", "layers", self.layers, 1, MAX_LAYERS)
+        check_int("dense", "growth_rate", self.growth_rate)
+        check_int("dense", "bottleneck_channels", self.bottleneck_channels)
+
+
+def dense_layer(in_channels: int, bottleneck_channels: int, growth_rate: int) -> nn.Sequential:
+    """BN-ReLU-1x1 conv-BN-ReLU-3x3 conv: one layer of a dense block (torchvision's _DenseLayer)."""
+    return nn.Sequential(OrderedDict(
+        norm1=nn.BatchNorm2d(in_channels),
+        relu1=nn.ReLU(inplace=True),
+        conv1=nn.Conv2d(in_channels, bottleneck_channels, 1, bias=False),
+        norm2=nn.BatchNorm2d(bottleneck_channels),
+        relu2=nn.ReLU(inplace=True),
+        conv2=nn.Conv2d(bottleneck_channels, growth_rate, 3, padding=1, bias=False),
+    ))
+
+
+def dense_layer_cost(shape: Shape, bottleneck_channels: int, growth_rate: int) -> tuple[Cost, Shape]:
+    """Cost twin of `dense_layer`; returns the cost and the new features' shape (growth_rate channels)."""
+    cost = norm2d(shape)
+    squeeze, mid = conv2d(shape, bottleneck_channels, 1)
+    grow, out = conv2d(mid, growth_rate, 3)
+    return cost + squeeze + norm2d(mid) + grow, out
+
+
+class DenseBlock(nn.Module):
+    """Each layer reads the concatenation of all earlier feature maps; the block returns all of them."""
+
+    def __init__(self, in_channels: int, a: DenseArgs):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            dense_layer(in_channels + i * a.growth_rate, a.bottleneck_channels, a.growth_rate)
+            for i in range(a.layers)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features, 1)
+
+
+def _dense_build(a: DenseArgs, in_channels: int) -> nn.Module:
+    return DenseBlock(in_channels, a)
+
+
+def _dense_cost(a: DenseArgs, shape: Shape) -> tuple[Cost, Shape]:
+    total = Cost()
+    for i in range(a.layers):
+        cost, _ = dense_layer_cost(Shape(shape.c + i * a.growth_rate, shape.h, shape.w), a.bottleneck_channels,
+                                   a.growth_rate)
+        total += cost
+    return total, Shape(shape.c + a.layers * a.growth_rate, shape.h, shape.w)
+
+
+@dataclass(frozen=True)
+class TransitionArgs:
+    """A transition between dense blocks: the 1x1 conv's width (DenseNet-BC halves the channels)."""
+
+    out_channels: int
+
+    def __post_init__(self) -> None:
+        check_int("dense_transition", "out_channels", self.out_channels)
+
+
+def _transition_build(a: TransitionArgs, in_channels: int) -> nn.Module:
+    return nn.Sequential(OrderedDict(
+        norm=nn.BatchNorm2d(in_channels),
+        relu=nn.ReLU(inplace=True),
+        conv=nn.Conv2d(in_channels, a.out_channels, 1, bias=False),
+        pool=nn.AvgPool2d(2, 2),
+    ))
+
+
+def _transition_cost(a: TransitionArgs, shape: Shape) -> tuple[Cost, Shape]:
+    conv, out = conv2d(shape, a.out_channels, 1)
+    return norm2d(shape) + conv, pool2d(out, 2, 2)
+
+
+CELLS = (
+    Cell("dense", DenseArgs, _dense_build, _dense_cost,
+         "DenseNet-BC dense block: BN-ReLU-1x1-BN-ReLU-3x3 layers, each output concatenated"),
+    Cell("dense_transition", TransitionArgs, _transition_build, _transition_cost,
+         "DenseNet transition: BN-ReLU-1x1 conv, 2x2 average pool"),
+)
