@@ -35,7 +35,8 @@ class Dag:
 
     def __post_init__(self) -> None:
         check_int("graph", "nodes", self.nodes, 1, MAX_NODES)
-        require(isinstance(self.edges, tuple), f"graph edges must be a tuple of (u, v) pairs, got {type(self.edges).__name__}")
+        if not isinstance(self.edges, tuple):
+            raise SpecError(f"graph edges must be a tuple of (u, v) pairs, got {type(self.edges).__name__}")
         seen: set[Edge] = set()
         for edge in self.edges:
             _check_edge(edge, self.nodes)

@@ -34,7 +34,8 @@ class FpnArgs:
         check_int("fpn", "out_channels", self.out_channels)
         if not isinstance(self.in_stages, tuple) or not self.in_stages:
             raise SpecError(f"fpn in_stages must be a non-empty tuple of stage numbers, got {self.in_stages!r}")
-        require(len(self.in_stages) <= MAX_LEVELS, f"fpn in_stages has {len(self.in_stages)} levels; at most {MAX_LEVELS}")
+        levels = len(self.in_stages)
+        require(levels <= MAX_LEVELS, f"fpn in_stages has {levels} levels; at most {MAX_LEVELS}")
         for stage in self.in_stages:
             check_int("fpn", "in_stages entry", stage, 1, 64)
         require(
@@ -45,7 +46,8 @@ class FpnArgs:
 
 def _select(a: FpnArgs, items: list) -> list:
     """The stage outputs named by `in_stages`, or a SpecError when a stage does not exist."""
-    require(a.in_stages[-1] <= len(items), f"fpn in_stages names stage {a.in_stages[-1]} but the network has {len(items)} stages")
+    last = a.in_stages[-1]
+    require(last <= len(items), f"fpn in_stages names stage {last} but the network has {len(items)} stages")
     return [items[s - 1] for s in a.in_stages]
 
 

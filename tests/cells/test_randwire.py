@@ -18,7 +18,8 @@ def _args(dag, out_channels, stride=2):
 GRID = [
     ("randwire", RandWireArgs(1, (), 8, 2), Shape(4, 9, 9)),  # one node: input and output at once
     ("randwire", RandWireArgs(3, ((0, 1), (1, 2)), 8, 1), Shape(8, 6, 6)),  # a chain, stride 1
-    ("randwire", RandWireArgs(4, ((0, 2), (1, 2), (0, 3)), 12, 2), Shape(6, 11, 10)),  # 2 inputs, 2 outputs, odd sizes
+    # two inputs and two outputs, odd sizes
+    ("randwire", RandWireArgs(4, ((0, 2), (1, 2), (0, 3)), 12, 2), Shape(6, 11, 10)),
     ("randwire", RandWireArgs(4, ((0, 1), (0, 2), (0, 3), (1, 3), (2, 3)), 6, 3), Shape(6, 13, 13)),  # diamond, stride 3
     ("randwire", _args(ws(16, 4, 0.75, 1), 16), Shape(8, 15, 15)),
     ("randwire", _args(ws(32, 4, 0.75, 2), 10, 1), Shape(10, 7, 7)),
