@@ -1,0 +1,80 @@
+"""The residual family's named backbones against outside figures (typed here from
+shared/reference/backbones.md, never computed by our code): exact parameters, multiply-adds exact or
+within the printed rounding, exact against PyTorch's own count, a real forward pass, and JSON."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces import build, count, from_json
+from search_spaces.backbones import get, reference
+from search_spaces.backbones.resnet import BACKBONES, resnet_body
+from tests.exact import assert_exact_network
+
+G = 10**9
+# name: (params, macs, macs_tol): conv + linear multiply-adds at 224; tolerance = half the last printed digit
+REFERENCE = {
+    "resnet18": (11_689_512, 1.8141 * G, 50_000),  # [M][S:tv] backbones.md main table
+    "resnet34": (21_797_672, 3.6638 * G, 50_000),  # [M][S:tv]
+    "resnet50": (25_557_032, 4_089_184_256, 0),  # [M][S:tv]; FlopCounterMode 8,178,368,512 / 2
+    "resnet101": (44_549_160, 7.8014 * G, 50_000),  # [M][S:tv]
+    "resnet152": (60_192_808, 11.5136 * G, 50_000),  # [M][S:tv]
+    "resnet50_v1": (25_557_032, 3.8580 * G, 50_000),  # [M] ResNet-50 with the stride on the 1x1
+    "resnext50_32x4d": (25_028_904, 4.2305 * G, 50_000),  # [M][S:tv]
+    "seresnet50": (28_088_024, 4.0917 * G, 50_000),  # [M] timm seresnet50 (stride on the 3x3)
+    "legacy_seresnet50": (28_088_024, 3.8605 * G, 50_000),  # [M] timm legacy_seresnet50
+    "res2net50_26w_4s": (25_699_120, 4.2552 * G, 50_000),  # [M] timm
+    "res2net101_26w_4s": (45_206_688, 8.0670 * G, 50_000),  # [M] timm
+    "regnetx_600mf": (6_196_040, 0.6009 * G, 50_000),  # [M] timm regnetx_006
+    "regnety_600mf": (6_055_160, 0.6012 * G, 50_000),  # [M] timm regnety_006
+    "detnet59": (18_372_648, 5.0002 * G, 50_000),  # [M] DetNet_pytorch transcription, stride on 3x3
+    "detnet59_v1": (18_372_648, 4.8460 * G, 50_000),  # [M] same, stride on the 1x1 (paper's 4.8 G)
+    "hetconv_resnet50": (18_012_200, 2.8561 * G, 50_000),  # [M] backbones.md section 4, P=4, v1.5 base
+}
+NAMES = [row.name for row in BACKBONES]
+SMALL = 32  # every network here downsamples 32x (DetNet 16x): 32 px is the smallest that keeps 1x1
+
+
+def test_every_backbone_has_a_reference_row():
+    assert sorted(NAMES) == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_and_macs_match_the_reference(name):
+    params, macs, tol = REFERENCE[name]
+    cost = count(get(name))
+    assert cost.params == params
+    assert abs(cost.macs - round(macs)) <= tol
+    ref = reference(name)  # the table's own Reference row says the same
+    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_count_is_exact_against_pytorch_at_full_resolution(name):
+    spec = get(name)
+    assert assert_exact_network(spec) == (count(spec).macs, count(spec).params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_pass_and_json_round_trip(name):
+    spec = get(name)
+    assert from_json(spec.to_json()) == spec
+    torch.manual_seed(0)
+    net = build(dataclasses.replace(spec, resolution=SMALL)).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, SMALL, SMALL))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
+
+
+def test_paper_stride_placement_explains_the_paper_figures():
+    # ResNet-50: paper 3.8e9 vs torchvision 4.089e9; DetNet-59 paper 4.8e9 vs 5.000e9 (backbones.md section 5)
+    for v1, v15, paper in (("resnet50_v1", "resnet50", 3.8 * G), ("detnet59_v1", "detnet59", 4.8 * G)):
+        assert abs(count(get(v1)).macs - paper) < 0.06 * G < 0.2 * G < abs(count(get(v15)).macs - paper)
+    assert count(get("resnet50_v1")).params == count(get("resnet50")).params
+
+
+def test_resnet_body_is_resnet50_without_its_head():
+    stem, stages = resnet_body((3, 4, 6, 3))
+    spec = get("resnet50")
+    assert (stem, stages) == (spec.stem, spec.stages)
+    assert [s.blocks[0].args.out_channels for s in stages] == [256, 512, 1024, 2048]
