@@ -1,0 +1,121 @@
+"""GoogLeNet, BN-Inception, Inception-v3, Inception-v4 and Inception-ResNet-v2 against outside figures
+(typed here from shared/reference/backbones.md or measured on the public reference file, never computed by
+our code): exact parameters, multiply-adds exact or within the printed rounding, exact against PyTorch's own
+count, stage shapes as the reference sources print them, a real forward pass, and JSON."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces import build, cells, count, from_json
+from search_spaces.backbones import get, reference
+from search_spaces.backbones.inception import BACKBONES
+from search_spaces.cost import Shape
+from tests.exact import assert_exact_network
+
+G = 10**9
+# name: (params, macs, macs_tol): conv + linear multiply-adds; tolerance = half the last printed digit
+REFERENCE = {
+    # backbones.md main table [M][S:tv], without aux; MACs exact from its counting-conventions note 1
+    "googlenet": (6_624_904, 1_498_376_192, 0),
+    # backbones.md "GoogLeNet (5x5 fixed)" row [M], with BN
+    "googlenet_5x5": (7_005_832, 1.5827 * G, 50_000),
+    # measured on Cadene pretrainedmodels 0.7.4 models/bninception.py (torch 2.13, random weights,
+    # FlopCounterMode total / 2, 1x3x224x224)
+    "inception_v2": (11_295_240, 2_032_600_064, 0),
+    # backbones.md Inception v3 row [M]: without AuxLogits (= timm); 5.7132 G at 299
+    "inception_v3": (23_834_568, 5.7132 * G, 50_000),
+    # backbones.md Inception v4 row [M] (timm); 12.2540 G at 299
+    "inception_v4": (42_679_816, 12.2540 * G, 50_000),
+    # backbones.md Inception-ResNet-v2 row [M] (timm); 13.1558 G at 299
+    "inception_resnet_v2": (55_843_464, 13.1558 * G, 50_000),
+}
+# exact MACs measured on Cadene pretrainedmodels 0.7.4 inceptionv4.py / inceptionresnetv2.py at 299 (the
+# files timm's ports come from; same params as above), FlopCounterMode total / 2
+EXACT_MACS = {"inception_v4": 12_253_974_624, "inception_resnet_v2": 13_155_794_016}
+# with the training-only auxiliary classifiers: backbones.md [M] (googlenet weights=None build) and
+# torchvision inception_v3 num_params [S:tv]
+WITH_AUX = {"googlenet": 13_004_888, "inception_v3": 27_161_264}
+NAMES = [row.name for row in BACKBONES]
+# smallest sizes the nets take: v3/v4/Inception-ResNet-v2 need 75 (torchvision's minimum for v3); the
+# stride-2 BN-Inception modules need an even map, which 64 gives
+SMALL = {"googlenet": 64, "googlenet_5x5": 64, "inception_v2": 64}
+
+
+def test_every_backbone_has_a_reference_row():
+    assert sorted(NAMES) == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_and_macs_match_the_reference(name):
+    params, macs, tol = REFERENCE[name]
+    cost = count(get(name))
+    assert cost.params == params
+    assert abs(cost.macs - round(macs)) <= tol
+    ref = reference(name)  # the table's own Reference row says the same
+    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_MACS))
+def test_v4_and_inception_resnet_v2_macs_are_exact(name):
+    assert count(get(name)).macs == EXACT_MACS[name]
+
+
+@pytest.mark.parametrize("name", sorted(WITH_AUX))
+def test_the_aux_difference_is_stated_in_the_note(name):
+    # the aux heads are left out; the note names their exact size
+    aux = WITH_AUX[name] - count(get(name)).params
+    assert f"{aux:,}" in reference(name).note
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_count_is_exact_against_pytorch_at_full_resolution(name):
+    spec = get(name)
+    assert assert_exact_network(spec) == (count(spec).macs, count(spec).params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_pass_and_json_round_trip(name):
+    spec = get(name)
+    assert from_json(spec.to_json()) == spec
+    size = SMALL.get(name, 75)
+    torch.manual_seed(0)
+    net = build(dataclasses.replace(spec, resolution=size)).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, size, size))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
+
+
+def stage_shapes(spec) -> list[Shape]:
+    """The output shape of each stage, by walking the cells' cost functions."""
+    shape, shapes = Shape(spec.in_channels, spec.resolution, spec.resolution), []
+    for rows in (spec.stem,) + tuple(stage.blocks for stage in spec.stages):
+        for block in rows:
+            cell = cells.get(block.cell)
+            for i in range(block.repeats):
+                shape = cell.cost(block.args if i == 0 else cell.repeat(block.args), shape)[1]
+        shapes.append(shape)
+    return shapes[1:]
+
+
+@pytest.mark.parametrize("name,shapes", [
+    # torchvision googlenet forward comments: 192x56x56, 480x28x28, 832x14x14, 1024x7x7
+    ("googlenet", [Shape(192, 56, 56), Shape(480, 28, 28), Shape(832, 14, 14), Shape(1024, 7, 7)]),
+    # Cadene bninception: conv2 192@56, 3b 320@28, 4d 608@14, 5b 1024@7
+    ("inception_v2", [Shape(192, 56, 56), Shape(320, 28, 28), Shape(608, 14, 14), Shape(1024, 7, 7)]),
+    # torchvision inception_v3 forward comments: 192x71x71 (Conv2d_4a), 288x35x35, 768x17x17, 2048x8x8
+    ("inception_v3", [Shape(192, 71, 71), Shape(288, 35, 35), Shape(768, 17, 17), Shape(2048, 8, 8)]),
+    # timm inception_v4 feature_info: 160 (reduction 4), 384 (8), 1024 (16), 1536 (32)
+    ("inception_v4", [Shape(160, 73, 73), Shape(384, 35, 35), Shape(1024, 17, 17), Shape(1536, 8, 8)]),
+    # timm inception_resnet_v2 feature_info: 192 (conv2d_4a), 320 (repeat), 1088 (repeat_1), 1536 (conv2d_7b)
+    ("inception_resnet_v2", [Shape(192, 71, 71), Shape(320, 35, 35), Shape(1088, 17, 17), Shape(1536, 8, 8)]),
+])
+def test_stage_outputs_match_the_reference_feature_maps(name, shapes):
+    assert stage_shapes(get(name)) == shapes
+
+
+def test_googlenet_5x5_differs_only_in_the_5x5_kernels():
+    # nine modules, each 5x5red * 5x5 * (25 - 9) more weights
+    widths = [(16, 32), (32, 96), (16, 48), (24, 64), (24, 64), (32, 64), (32, 128), (32, 128), (48, 128)]
+    extra = sum(r * c * 16 for r, c in widths)
+    assert count(get("googlenet_5x5")).params - count(get("googlenet")).params == extra
