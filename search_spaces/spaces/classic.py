@@ -108,8 +108,7 @@ class ClassicSpace(Space):
         return NetSpec(stem=(stem,), stages=tuple(stages), head=(head,), resolution=resolution)
 
     def encode(self, spec: NetSpec) -> Params:
-        attempts = [lambda w=w, d=d: self._encode(spec, w, d) for w in WIDTH_MULTS[::-1] for d in DEPTH_MULTS]
-        return encode_first(self, spec, attempts)
+        return encode_first(self, spec, self._encode, WIDTH_MULTS, DEPTH_MULTS)
 
     def _encode(self, spec: NetSpec, width: float, deep: float) -> Params:
         head = spec.head[0].args

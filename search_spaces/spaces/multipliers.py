@@ -43,21 +43,24 @@ def base_width(value: int, width_mult: float, low: int, high: int, step: int) ->
     raise Unreachable(value)
 
 
-def base_depth(value: int, depth_mult: float, low: int, high: int) -> int:
+def base_depth(value: int, depth_mult: float, low: int, high: int, step: int = 1) -> int:
     """The smallest grid depth in [low, high] whose multiplied count is `value`."""
-    for base in range(low, high + 1):
+    for base in range(low, high + 1, step):
         if depth(base, depth_mult) == value:
             return base
     raise Unreachable(value)
 
 
-def encode_first(space: Any, spec: NetSpec, attempts: Iterable[Callable[[], Params]]) -> Params:
-    """The parameters of the first attempt that decode back to `spec`; SpaceError if none does."""
-    for attempt in attempts:
-        try:
-            params = attempt()
-            if space.decode(params) == spec:
-                return params
-        except (Unreachable, SpaceError, SpecError, IndexError, KeyError, AttributeError, TypeError, ValueError):
-            continue
+def encode_first(space: Any, spec: NetSpec, encode_with: Callable[[NetSpec, float, float], Params],
+                 widths: Iterable[float], depths: Iterable[float] = (1.0,)) -> Params:
+    """Parameters from `encode_with(spec, width_mult, depth_mult)` for the first multiplier pair (1.0 first)
+    whose parameters decode back to `spec`; SpaceError if none does."""
+    for width in sorted(widths, key=lambda w: w != 1.0):
+        for deep in sorted(depths, key=lambda d: d != 1.0):
+            try:
+                params = encode_with(spec, width, deep)
+                if space.decode(params) == spec:
+                    return params
+            except (Unreachable, SpaceError, SpecError, IndexError, AttributeError, TypeError, ValueError):
+                continue
     raise SpaceError(f"{space.name}: this network is not a point of the space")
