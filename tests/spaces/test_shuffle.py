@@ -1,0 +1,71 @@
+"""The shuffle space: every ShuffleNet v1/v2 backbone is a point; samples are valid, seeded, within budget."""
+import pytest
+
+from search_spaces import backbones
+from search_spaces.errors import SpaceError
+from search_spaces.network import count
+from search_spaces.spaces import get
+from search_spaces.spaces.shuffle import SPACE
+
+NAMES = (
+    "shufflenet_v1_g3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    "shufflenet_v2_x0_5_megvii", "shufflenet_v2_x1_0_megvii", "shufflenet_v2_x1_5_megvii", "shufflenet_v2_x2_0_megvii",
+)
+
+
+def test_registered_with_its_fixed_points():
+    assert get("shuffle") is SPACE and SPACE.fixed_points == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_backbone_is_a_fixed_point(name):
+    spec = backbones.get(name)
+    assert SPACE.contains(spec)
+    assert SPACE.decode(SPACE.encode(spec)) == spec
+
+
+def test_megvii_split_is_a_parameter():
+    tv = SPACE.encode(backbones.get("shufflenet_v2_x1_0"))
+    megvii = SPACE.encode(backbones.get("shufflenet_v2_x1_0_megvii"))
+    assert tv["split"] == "torchvision" and megvii["split"] == "megvii"
+    assert {k for k in tv if tv[k] != megvii[k]} == {"split", "head.bias"}
+
+
+def test_samples_round_trip_and_are_seeded():
+    for seed in range(100):
+        spec = SPACE.sample(seed)
+        assert SPACE.decode(SPACE.encode(spec)) == spec
+    assert SPACE.sample(11) == SPACE.sample(11)
+    assert len({SPACE.sample(seed).digest() for seed in range(30)}) == 30
+
+
+def test_budgeted_samples_fit():
+    budget = 150_000_000
+    for _, spec in zip(range(100), SPACE.samples(0, budget)):
+        assert count(spec).macs <= budget
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"groups": 5}, "shuffle: parameter 'groups' must be one of 8, 4, 3, 2, 1, got 5"),
+        ({"s1.out_channels": 250}, "shuffle: parameter 's1.out_channels' must be int in [36, 512] step 12, got 250"),
+        ({"s2.out_channels": 228}, "shuffle: parameter 's2.out_channels' must be int in [252, 1024] step 12, got 228"),
+        ({"split": "megvii"}, "shuffle: unknown parameter(s) ['split'] for this point of the space"),
+    ],
+)
+def test_strict_decode(change, message):
+    params = SPACE.encode(backbones.get("shufflenet_v1_g3")) | change
+    with pytest.raises(SpaceError) as err:
+        SPACE.decode(params)
+    assert str(err.value) == message
+
+
+def test_not_contained():
+    assert not SPACE.contains(backbones.get("squeezenet1_0"))
+
+
+def test_smallest_is_valid():
+    smallest = SPACE.smallest()
+    assert SPACE.contains(smallest)
+    assert count(smallest).macs < count(backbones.get("shufflenet_v2_x0_5")).macs
