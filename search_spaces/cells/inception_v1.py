@@ -13,6 +13,7 @@ stride-2 form without the 1x1 branch and with a pass-through pool that reduces t
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
@@ -135,6 +136,23 @@ def branches_cost(cell: str, branches: tuple[Branch, ...], shape: Shape) -> tupl
     return total, Shape(sum(o.c for o in outs), outs[0].h, outs[0].w)
 
 
+def widen_branches(args: Any, width: float, in_old: int, in_new: int) -> Any:
+    """Width-multiplier hook of every Inception cell: each branch width (the `ch*` fields, ints or tuples,
+    `pool_proj` and `out_channels`) goes through the toolkit's one rounding rule; a 0 (absent branch or
+    pass-through pool) stays 0. The input width needs no change: branches infer it."""
+    from search_spaces.scale import scale_channels  # lazy: scale imports the cell registry
+
+    def one(value: int) -> int:
+        return value if value == 0 else scale_channels(value, width)
+
+    changes = {}
+    for field in dataclasses.fields(args):
+        if field.name.startswith("ch") or field.name in ("pool_proj", "out_channels"):
+            value = getattr(args, field.name)
+            changes[field.name] = tuple(one(v) for v in value) if isinstance(value, tuple) else one(value)
+    return dataclasses.replace(args, **changes)
+
+
 def branch_cell(name: str, args: type, branches: Callable[[Any], tuple[Branch, ...]], doc: str) -> Cell:
     """A Cell whose module and cost both come from `branches(args)`, the cell's branch table."""
 
@@ -144,7 +162,7 @@ def branch_cell(name: str, args: type, branches: Callable[[Any], tuple[Branch, .
     def cost(a: Any, shape: Shape) -> tuple[Cost, Shape]:
         return branches_cost(name, branches(a), shape)
 
-    return Cell(name, args, build, cost, doc)
+    return Cell(name, args, build, cost, doc, widen=widen_branches)
 
 
 def check_widths(cell: str, name: str, value: Any, length: int, low: int = 1) -> None:

@@ -21,6 +21,7 @@ from search_spaces.cells import Cell
 from search_spaces.cells.conv import ACTIVATIONS, activation
 from search_spaces.cells.inception_v1 import (
     Branch, Conv, Pool, branch_cell, branch_channels, branches_cost, build_branches, check_widths, expanded,
+    widen_branches,
 )
 from search_spaces.cost import Cost, Shape, conv2d
 from search_spaces.errors import check_choice, check_float, check_int, check_kernel
@@ -219,7 +220,8 @@ CELLS = (
     branch_cell("inception_resnet_reduction_b", ResnetReductionBArgs, _resnet_reduction_b_branches,
                 "Inception-ResNet-v2 grid reduction (mixed_7a)"),
     Cell("inception_resnet_a", ResnetAArgs, _resnet_a_build, _resnet_a_cost,
-         "Inception-ResNet-v2 block35: three branches, 1x1 up, scaled residual"),
+         "Inception-ResNet-v2 block35: three branches, 1x1 up, scaled residual", widen=widen_branches),
     Cell("inception_resnet_b", ResnetBArgs, _resnet_b_build, _resnet_b_cost,
-         "Inception-ResNet-v2 block17 / block8: 1x1 | 1x1-1xn-nx1, 1x1 up, scaled residual"),
+         "Inception-ResNet-v2 block17 / block8: 1x1 | 1x1-1xn-nx1, 1x1 up, scaled residual",
+         widen=widen_branches),
 )

@@ -11,6 +11,7 @@ from search_spaces import build, cells, count, from_json
 from search_spaces.backbones import get, reference
 from search_spaces.backbones.inception import BACKBONES
 from search_spaces.cost import Shape
+from search_spaces.scale import multiply
 from tests.exact import assert_exact_network
 
 G = 10**9
@@ -119,3 +120,13 @@ def test_googlenet_5x5_differs_only_in_the_5x5_kernels():
     widths = [(16, 32), (32, 96), (16, 48), (24, 64), (24, 64), (32, 64), (32, 128), (32, 128), (48, 128)]
     extra = sum(r * c * 16 for r, c in widths)
     assert count(get("googlenet_5x5")).params - count(get("googlenet")).params == extra
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v2", "inception_resnet_v2"])
+def test_width_and_depth_multipliers_keep_the_count_exact(name):
+    # every branch width goes through the one rounding rule (the cells' widen hook); identity at 1.0
+    spec = get(name)
+    assert multiply(spec) == spec
+    half = multiply(spec, width=0.5, depth=0.5)
+    assert count(half).params < count(spec).params / 3
+    assert_exact_network(half)

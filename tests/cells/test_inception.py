@@ -108,6 +108,15 @@ def test_bad_arguments(make, message):
         make()
 
 
+def test_widen_scales_every_branch_width_and_keeps_absent_branches():
+    a = BNInceptionArgs(0, (128, 160), (64, 96, 96), 0, "max", 2)
+    assert cells.get("bn_inception").widen(a, 0.5, 320, 160) == BNInceptionArgs(0, (64, 80), (32, 48, 48), 0, "max", 2)
+    r = ResnetBArgs(192, (128, 160, 192), 7, 0.1)
+    assert cells.get("inception_resnet_b").widen(r, 2.0, 1088, 2176) == ResnetBArgs(384, (256, 320, 384), 7, 0.1)
+    p = StemPoolArgs(96)
+    assert cells.get("inception_v4_stem_pool").widen(p, 0.25, 64, 16) == StemPoolArgs(24)
+
+
 def test_branches_that_disagree_in_size_are_an_error():
     # a stride-2 BN-Inception module needs an even input: on 7x7 its padded 3x3/2 convs give 4x4 and its
     # unpadded ceil-mode max pool 3x3 (Cadene's 3c and 4e see 28x28 and 14x14)
