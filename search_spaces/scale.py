@@ -1,0 +1,150 @@
+"""The width / depth / resolution transform of a spec, with the toolkit's one channel rounding rule.
+
+`make_divisible` is the TF/torchvision rule (nearest multiple of 8, never below 90 % of the value).
+`multiply(spec, width, depth, resolution)` walks a spec:
+
+- width: each block's arguments go through its cell's `widen(args, width, in_old, in_new)` hook, or, when
+  the cell has none, every int field whose name ends in "channels" becomes make_divisible(value * width).
+  Width 1.0 keeps every explicit width as it is.
+- depth: each *group* of a stage gets ceil(repeats * depth) blocks. A group is a row, or a row with one
+  block followed by the row of its continuation copies (same cell, stride 1, input = the first block's
+  output; for MBConv also the expansion and SE widths rescaled to that input). Specs write a torchvision
+  stage row "r3, 16 -> 24" as `mbconv(24, mid 96) x1` then `mbconv(24, mid 144) x2`, because explicit
+  widths cannot express copies whose input differs from the first block's; the group restores the row.
+- resolution: the spec's input side. The stem and the head keep their depth; the class count is kept.
+
+EfficientNet-B1..B7 are `multiply(efficientnet_b0, w, d, r)` with the published triples, exactly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from search_spaces import cells
+from search_spaces.cells import Cell
+from search_spaces.cost import Shape
+from search_spaces.errors import check_float, check_int
+from search_spaces.spec import Block, NetSpec, Stage
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """`value` rounded to the nearest multiple of `divisor`, at least `min_value` (default: divisor) and
+    never below 90 % of `value` (TF's and torchvision's `_make_divisible`)."""
+    check_int("make_divisible", "divisor", divisor, 1, 1024)
+    floor = divisor if min_value is None else min_value
+    rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def scale_channels(value: int, width: float) -> int:
+    """A channel count under the width multiplier: unchanged at width 1.0, else make_divisible(value * w)."""
+    return value if width == 1.0 else make_divisible(value * width)
+
+
+def widen(cell: Cell, args: Any, width: float, in_old: int, in_new: int) -> Any:
+    """A block's arguments under the width multiplier, for an input that went from in_old to in_new."""
+    if width == 1.0 and in_old == in_new:
+        return args
+    if cell.widen is not None:
+        return cell.widen(args, width, in_old, in_new)
+    changes = {
+        f.name: scale_channels(getattr(args, f.name), width)
+        for f in dataclasses.fields(args)
+        if f.name.endswith("channels") and type(getattr(args, f.name)) is int
+    }
+    return dataclasses.replace(args, **changes)
+
+
+def continuation(cell: Cell, args: Any, in_channels: int, out_channels: int) -> Any:
+    """Arguments of the copies 2..n of a block whose first copy maps in_channels to out_channels."""
+    return widen(cell, cell.repeat(args), 1.0, in_channels, out_channels)
+
+
+def _through(block: Block, shape: Shape) -> Shape:
+    """The shape after a whole row (its copies keep the first block's output shape)."""
+    return cells.get(block.cell).cost(block.args, shape)[1]
+
+
+def _groups(stage: Stage, shape: Shape) -> list[tuple[Block, int, Shape]]:
+    """(first row, total repeats, input shape) for each group of a stage."""
+    groups, rows, i = [], stage.blocks, 0
+    while i < len(rows):
+        row, total = rows[i], rows[i].repeats
+        out = _through(row, shape)
+        cell = cells.get(row.cell)
+        if row.repeats == 1 and i + 1 < len(rows) and rows[i + 1].cell == row.cell:
+            if rows[i + 1].args == continuation(cell, row.args, shape.c, out.c):
+                total += rows[i + 1].repeats
+                i += 1
+        groups.append((row, total, shape))
+        shape, i = out, i + 1
+    return groups
+
+
+def _emit(row: Block, total: int, shape: Shape) -> tuple[list[Block], Shape]:
+    """The rows of a group of `total` blocks whose first block is `row` on input `shape`."""
+    cell = cells.get(row.cell)
+    out = _through(row, shape)
+    tail = continuation(cell, row.args, shape.c, out.c)
+    if tail == cell.repeat(row.args):
+        return [Block(row.cell, row.args, total)], out
+    rows = [Block(row.cell, row.args, 1)]
+    if total > 1:
+        rows.append(Block(row.cell, tail, total - 1))
+    return rows, out
+
+
+def _widen_rows(rows: tuple[Block, ...], width: float, old: Shape, new: Shape) -> tuple[list[Block], Shape, Shape]:
+    """Stem rows under the width multiplier (their repeats are kept)."""
+    out = []
+    for row in rows:
+        cell = cells.get(row.cell)
+        args = widen(cell, row.args, width, old.c, new.c)
+        out.append(Block(row.cell, args, row.repeats))
+        old, new = _through(row, old), _through(out[-1], new)
+    return out, old, new
+
+
+def _scale_stage(stage: Stage, width: float, depth: float, old: Shape, new: Shape) -> tuple[Stage, Shape]:
+    """One stage: each group widened, then ceil(total * depth) blocks long; returns the new output shape."""
+    rows: list[Block] = []
+    for row, total, start in _groups(stage, old):
+        cell = cells.get(row.cell)
+        first = Block(row.cell, widen(cell, row.args, width, start.c, new.c), 1)
+        emitted, new = _emit(first, math.ceil(total * depth), new)
+        rows += emitted
+    return Stage(tuple(rows)), new
+
+
+def _stage_out(stage: Stage, shape: Shape) -> Shape:
+    for row in stage.blocks:
+        shape = _through(row, shape)
+    return shape
+
+
+def multiply(spec: NetSpec, width: float = 1.0, depth: float = 1.0, resolution: int | None = None) -> NetSpec:
+    """The spec with its widths times `width`, its stage groups times `depth` (ceil) and the given input
+    resolution (None keeps it). multiply(spec) == spec."""
+    check_float("multiply", "width", width, 0.05, 16.0)
+    check_float("multiply", "depth", depth, 0.05, 16.0)
+    old = new = Shape(spec.in_channels, spec.resolution, spec.resolution)
+    stem, old, new = _widen_rows(spec.stem, width, old, new)
+    stages = []
+    for stage in spec.stages:
+        scaled, new = _scale_stage(stage, width, depth, old, new)
+        stages.append(scaled)
+        old = _stage_out(stage, old)
+    head = []
+    for row in spec.head:
+        cell = cells.get(row.cell)
+        head.append(Block(row.cell, widen(cell, row.args, width, old.c, new.c), row.repeats))
+        old = cell.cost(row.args, old, spec.num_classes)[1]
+        new = cell.cost(head[-1].args, new, spec.num_classes)[1]
+    neck = spec.neck
+    if neck is not None:  # a neck's own widths (FPN's out_channels) follow the same rule
+        neck = Block(neck.cell, widen(cells.get(neck.cell), neck.args, width, old.c, new.c))
+    return dataclasses.replace(spec, stem=tuple(stem), stages=tuple(stages), head=tuple(head), neck=neck,
+                               resolution=spec.resolution if resolution is None else resolution)

@@ -1,0 +1,82 @@
+"""The mobile backbones against their reference figures (typed here from shared/reference/backbones.md)."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces.backbones import get, reference, row
+from search_spaces.backbones.mobile import antnet
+from search_spaces.network import build, count
+from search_spaces.spec import from_json
+from tests.exact import assert_exact_network
+
+G4 = 50_000  # a GMACs figure printed to 4 decimals
+
+# name: (resolution, params exact, conv+fc MACs, tolerance)
+REFERENCE = {
+    "mobilenet_v1": (224, 4_231_976, 568_700_000, G4),  # §1: timm mobilenetv1_100 [M], 0.5687 G
+    "mobilenet_v2": (224, 3_504_872, 300_800_000, G4),  # §1: torchvision mobilenet_v2 [M][S:tv], 0.3008 G
+    "mobilenet_v3_large": (224, 5_483_032, 216_600_000, G4),  # §1: torchvision [M][S:tv], 0.2166 G
+    "mobilenet_v3_small": (224, 2_542_856, 56_510_400, 0),  # §1 + counting convention 1: 56,510,400 exact
+    "mnasnet_a1": (224, 3_887_038, 311_600_000, G4),  # §1: timm semnasnet_100 [M], 0.3116 G
+    "proxylessnas_mobile": (224, 4_080_512, 320_400_000, G4),  # §1: pytorchcv [M], 0.3204 G (log 320.4 M)
+    "antnet": (224, 3_812_039, 313_900_000, G4),  # §1: reimplementation g=1 [M], 0.3139 G
+    "efficientnet_b0": (224, 5_288_548, 385_800_000, G4),  # §2a: tv num_params, 0.3858 G
+    "efficientnet_b1": (240, 7_794_184, 686_800_000, G4),  # §2a, 0.6868 G
+    "efficientnet_b2": (260, 9_109_994, 993_600_000, G4),  # §2a, 0.9936 G at the TF resolution 260
+    "efficientnet_b3": (300, 12_233_232, 1_827_100_000, G4),  # §2a, 1.8271 G
+    "efficientnet_b4": (380, 19_341_616, 4_393_800_000, G4),  # §2a, 4.3938 G
+    "efficientnet_b5": (456, 30_389_784, 10_266_400_000, G4),  # §2a, 10.2664 G
+    "efficientnet_b6": (528, 43_040_704, 19_067_600_000, G4),  # §2a, 19.0676 G
+    "efficientnet_b7": (600, 66_347_960, 37_745_884_192, 0),  # §2a + counting convention 1: exact
+}
+NAMES = list(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_counts_match_the_reference(name):
+    resolution, params, macs, tol = REFERENCE[name]
+    spec = get(name)
+    cost = count(spec)
+    assert spec.resolution == row(name).resolution == resolution
+    assert cost.params == params
+    assert abs(cost.macs - macs) <= tol, f"{name}: {cost.macs} vs {macs} +- {tol}"
+    assert reference(name).params == params  # the table in the library says the same
+
+
+def test_antnet_g2_matches_the_reimplementation():
+    # §1 ANTNet row: reimplementation g=2 3,330,695 params [M], 0.2581 G [M, approximate]
+    cost = count(antnet(groups=2))
+    assert cost.params == 3_330_695
+    assert abs(cost.macs - 258_100_000) <= G4
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_exact_at_full_resolution(name):
+    assert_exact_network(get(name))
+
+
+@pytest.fixture
+def one_thread():
+    """Depthwise convs on a busy 2-core machine are ~100x slower with two spinning threads than with one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_real_forward_at_low_resolution(name, one_thread):
+    spec = dataclasses.replace(get(name), resolution=64)
+    torch.manual_seed(0)
+    net = build(spec).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, 64, 64))
+    assert logits.shape == (2, 1000)
+    assert torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_json_round_trip(name):
+    spec = get(name)
+    assert from_json(spec.to_json()) == spec
