@@ -68,50 +68,65 @@ def test_output_widths():
     def width(cell, args, c, size):
         return cells.get(cell).cost(args, Shape(c, size, size))[1]
 
-    assert width("inception_v1", InceptionV1Args(64, (96, 128), (16, 32), 32, 3), 192, 28) == Shape(256, 28, 28)
+    v1 = InceptionV1Args(64, (96, 128), (16, 32), 32, 3)  # torchvision inception3a
+    assert width("inception_v1", v1, 192, 28) == Shape(256, 28, 28)
     assert width("reduction_a", ReductionAArgs(384, (64, 96, 96)), 288, 35) == Shape(768, 17, 17)  # v3 6a
-    assert width("reduction_b", ReductionBArgs((192, 320), (192, 192, 192, 192)), 768, 17) == Shape(1280, 8, 8)
-    assert width("inception_v3_c", InceptionV3CArgs(320, (384, 384), (448, 384, 384), 192), 1280, 8) == Shape(2048, 8, 8)
-    assert width("inception_v4_stem_conv", StemConvArgs((64, 96), (64, 64, 64, 96)), 160, 73) == Shape(192, 71, 71)
-    assert width("inception_resnet_reduction_b", ResnetReductionBArgs((256, 384), (256, 288), (256, 288, 320)),
-                 1088, 17) == Shape(2080, 8, 8)
+    v3_7a = ReductionBArgs((192, 320), (192, 192, 192, 192))
+    assert width("reduction_b", v3_7a, 768, 17) == Shape(1280, 8, 8)
+    v3_7b = InceptionV3CArgs(320, (384, 384), (448, 384, 384), 192)
+    assert width("inception_v3_c", v3_7b, 1280, 8) == Shape(2048, 8, 8)
+    v4_4a = StemConvArgs((64, 96), (64, 64, 64, 96))
+    assert width("inception_v4_stem_conv", v4_4a, 160, 73) == Shape(192, 71, 71)
+    ir_7a = ResnetReductionBArgs((256, 384), (256, 288), (256, 288, 320))
+    assert width("inception_resnet_reduction_b", ir_7a, 1088, 17) == Shape(2080, 8, 8)
 
 
-@pytest.mark.parametrize("make,message", [
+BAD = [
     # widths are tuples of the documented length
     (lambda: InceptionV1Args(8, (6,), (3, 5), 4), "inception_v1 ch3x3 must be a tuple of 2 widths, got (6,)"),
-    (lambda: InceptionV1Args(8, [6, 10], (3, 5), 4), "inception_v1 ch3x3 must be a tuple of 2 widths, got [6, 10]"),
+    (lambda: InceptionV1Args(8, [6, 10], (3, 5), 4),
+     "inception_v1 ch3x3 must be a tuple of 2 widths, got [6, 10]"),
     (lambda: InceptionV1Args(0, (6, 10), (3, 5), 4), "inception_v1 ch1x1 must be in [1, 65536], got 0"),
     (lambda: InceptionV1Args(8, (6, 10), (3, 5), 4, 4), "inception_v1 kernel_size must be odd, got 4"),
     # a stride-2 BN-Inception module has no 1x1 branch (a strided 1x1 would drop 3/4 of the input)
     (lambda: BNInceptionArgs(8, (6, 10), (4, 6, 6), 0, "max", 2),
      "bn_inception stride 2 has no 1x1 branch, got ch1x1=8; set ch1x1=0"),
-    (lambda: BNInceptionArgs(8, (6, 10), (4, 6, 6), 4, "median"), "bn_inception pool must be one of 'avg', 'max'; got 'median'"),
+    (lambda: BNInceptionArgs(8, (6, 10), (4, 6, 6), 4, "median"),
+     "bn_inception pool must be one of 'avg', 'max'; got 'median'"),
     (lambda: BNInceptionArgs(8, (6, 10), (4, 6, 6), 4, stride=3), "bn_inception stride must be in [1, 2], got 3"),
     (lambda: BNInceptionArgs(8, (6, 10), (4, 6, 0), 4), "bn_inception ch3x3dbl must be in [1, 65536], got 0"),
-    (lambda: InceptionAArgs(8, (6, 8), (8, 12), 4), "inception_a ch3x3dbl must be a tuple of 3 widths, got (8, 12)"),
-    (lambda: InceptionBArgs(8, (4, 4, 8), (4, 4, 4, 8), 8), "inception_b ch7x7dbl must be a tuple of 5 widths, got (4, 4, 4, 8)"),
+    (lambda: InceptionAArgs(8, (6, 8), (8, 12), 4),
+     "inception_a ch3x3dbl must be a tuple of 3 widths, got (8, 12)"),
+    (lambda: InceptionBArgs(8, (4, 4, 8), (4, 4, 4, 8), 8),
+     "inception_b ch7x7dbl must be a tuple of 5 widths, got (4, 4, 4, 8)"),
     (lambda: InceptionBArgs(8, (4, 4, 8), (4, 4, 4, 4, 8), 8, 6), "inception_b kernel_size must be odd, got 6"),
     (lambda: InceptionV3CArgs(8, (4, 4), (4, 4, 4), -1), "inception_v3_c pool_proj must be in [1, 65536], got -1"),
-    (lambda: InceptionV4CArgs(8, (4, 4), (4, 4, 4), 4), "inception_v4_c ch3x3dbl must be a tuple of 4 widths, got (4, 4, 4)"),
+    (lambda: InceptionV4CArgs(8, (4, 4), (4, 4, 4), 4),
+     "inception_v4_c ch3x3dbl must be a tuple of 4 widths, got (4, 4, 4)"),
     (lambda: ReductionAArgs(1.5, (4, 4, 4)), "reduction_a ch3x3 must be an integer, got 1.5"),
     (lambda: ReductionBArgs((4, 4), (4, 4, 4, 4), 2), "reduction_b kernel_size must be odd, got 2"),
     (lambda: StemPoolArgs(0), "inception_v4_stem_pool out_channels must be in [1, 65536], got 0"),
-    (lambda: StemConvArgs((4, 4), (4, 4, 4)), "inception_v4_stem_conv ch7x7 must be a tuple of 4 widths, got (4, 4, 4)"),
-    (lambda: ResnetAArgs(4, (4, 4), (4, 6, 8), scale=-0.1), "inception_resnet_a scale must be in [0.0, 10.0], got -0.1"),
+    (lambda: StemConvArgs((4, 4), (4, 4, 4)),
+     "inception_v4_stem_conv ch7x7 must be a tuple of 4 widths, got (4, 4, 4)"),
+    (lambda: ResnetAArgs(4, (4, 4), (4, 6, 8), scale=-0.1),
+     "inception_resnet_a scale must be in [0.0, 10.0], got -0.1"),
     (lambda: ResnetBArgs(8, (6, 7, 8), activation="tanh"), "inception_resnet_b activation must be one of"),
     (lambda: ResnetReductionBArgs((6, 12), (6,), (6, 8, 10)),
      "inception_resnet_reduction_b ch3x3_b must be a tuple of 2 widths, got (6,)"),
-])
+]
+
+
+@pytest.mark.parametrize("make,message", BAD, ids=[m.split(" must")[0].split(" has")[0] for _, m in BAD])
 def test_bad_arguments(make, message):
     with pytest.raises(SpecError, match="^" + re.escape(message)):
         make()
 
 
 def test_widen_scales_every_branch_width_and_keeps_absent_branches():
-    a = BNInceptionArgs(0, (128, 160), (64, 96, 96), 0, "max", 2)
-    assert cells.get("bn_inception").widen(a, 0.5, 320, 160) == BNInceptionArgs(0, (64, 80), (32, 48, 48), 0, "max", 2)
-    r = ResnetBArgs(192, (128, 160, 192), 7, 0.1)
+    a = BNInceptionArgs(0, (128, 160), (64, 96, 96), 0, "max", 2)  # 3c: no 1x1, pass-through pool
+    half = BNInceptionArgs(0, (64, 80), (32, 48, 48), 0, "max", 2)
+    assert cells.get("bn_inception").widen(a, 0.5, 320, 160) == half
+    r = ResnetBArgs(192, (128, 160, 192), 7, 0.1)  # kernel_size and scale are not widths
     assert cells.get("inception_resnet_b").widen(r, 2.0, 1088, 2176) == ResnetBArgs(384, (256, 320, 384), 7, 0.1)
     p = StemPoolArgs(96)
     assert cells.get("inception_v4_stem_pool").widen(p, 0.25, 64, 16) == StemPoolArgs(24)
