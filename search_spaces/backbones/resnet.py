@@ -95,13 +95,13 @@ def _regnet(rows: Sequence[tuple[int, int, int]], se_ratio: float = 0.0, stem_wi
     """
     stages, width_in = [], stem_width
     for width, depth, group_width in rows:
-        first = BottleneckArgs(width, width, 2, width // group_width, se_position="mid",
-                               se_channels=int(round(width_in * se_ratio)))
-        blocks = [Block("bottleneck", first)]
-        if depth > 1:
-            rest = dataclasses.replace(first, stride=1, se_channels=int(round(width * se_ratio)))
-            blocks.append(Block("bottleneck", rest, depth - 1))
-        stages.append(Stage(tuple(blocks)))
+        first = BottleneckArgs(width, width, 2, width // group_width, se_channels=round(width_in * se_ratio),
+                               se_position="mid" if se_ratio else "last")
+        rest = dataclasses.replace(first, stride=1, se_channels=round(width * se_ratio))
+        if depth == 1 or rest == dataclasses.replace(first, stride=1):  # copies are plain repeats
+            stages.append(Stage((Block("bottleneck", first, depth),)))
+        else:
+            stages.append(Stage((Block("bottleneck", first), Block("bottleneck", rest, depth - 1))))
         width_in = width
     return NetSpec((Block("conv", ConvArgs(stem_width, 3, 2)),), tuple(stages), HEAD, resolution=224)
 

@@ -13,7 +13,8 @@ bottleneck width (`mid_channels`) and every other width explicit, and options fo
   3x3 (`se_position="mid"`, RegNetY), and CBAM's spatial gate (`spatial_attention`) after the last conv;
 - `conv="hetconv", part=P`: the 3x3 becomes a HetConv layer (cells/hetconv.py).
 
-Copies of a repeated row run at stride 1 with the automatic shortcut (`repeat=_copy`).
+Copies of a repeated row run at stride 1 with the automatic shortcut (`repeat=_copy`). Under the width
+multiplier (`widen` hooks) grouped 3x3s keep their group width and SE widths keep their reference's ratio.
 """
 from __future__ import annotations
 
@@ -197,6 +198,37 @@ def _bottleneck_cost(a: BottleneckArgs, shape: Shape) -> tuple[Cost, Shape]:
     return cost + shortcut_cost("bottleneck", a.projection, shape, x, a.stride), x
 
 
+def _scaled(value: int, old_base: int, new_base: int) -> int:
+    """A width kept at the same fraction of its base width (0 stays 0: no SE stays no SE)."""
+    return max(1, round(value * new_base / old_base)) if value else 0
+
+
+def _basic_widen(a: BasicArgs, width: float, in_old: int, in_new: int) -> BasicArgs:
+    """Width multiplier: out scaled by the one rounding rule, SE kept at its fraction of out."""
+    from search_spaces.scale import scale_channels  # scale imports the cell registry
+
+    out = scale_channels(a.out_channels, width)
+    return dataclasses.replace(a, out_channels=out, se_channels=_scaled(a.se_channels, a.out_channels, out))
+
+
+def _bottleneck_widen(a: BottleneckArgs, width: float, in_old: int, in_new: int) -> BottleneckArgs:
+    """Width multiplier: out and mid scaled by the one rounding rule; a grouped 3x3 keeps its group width
+    (pycls's RegNet rule: mid becomes a multiple of it) and HetConv's part still divides mid. SE keeps its
+    fraction of what its reference sizes it by: the block input after the 3x3 (RegNetY: round(in / 4)),
+    the block output after the last conv (SE-ResNet: out / 16)."""
+    from search_spaces.scale import scale_channels  # scale imports the cell registry
+
+    out = scale_channels(a.out_channels, width)
+    unit = a.mid_channels // a.groups if a.groups > 1 else a.part
+    mid = max(1, round(scale_channels(a.mid_channels, width) / unit)) * unit
+    if a.se_position == "mid":
+        se = _scaled(a.se_channels, in_old, in_new)
+    else:
+        se = _scaled(a.se_channels, a.out_channels, out)
+    return dataclasses.replace(a, out_channels=out, mid_channels=mid, groups=mid // unit if a.groups > 1 else 1,
+                               se_channels=se)
+
+
 def _copy(args: BasicArgs | BottleneckArgs) -> BasicArgs | BottleneckArgs:
     """Blocks 2..n of a row: stride 1 and the automatic shortcut (an identity, as the shapes now match)."""
     return dataclasses.replace(args, stride=1, projection=None)
@@ -204,8 +236,9 @@ def _copy(args: BasicArgs | BottleneckArgs) -> BasicArgs | BottleneckArgs:
 
 CELLS = (
     Cell("basic", BasicArgs, _basic_build, _basic_cost,
-         "ResNet basic block: two 3x3 convs and a shortcut; optional SE / spatial attention", repeat=_copy),
+         "ResNet basic block: two 3x3 convs and a shortcut; optional SE / spatial attention", repeat=_copy,
+         widen=_basic_widen),
     Cell("bottleneck", BottleneckArgs, _bottleneck_build, _bottleneck_cost,
          "ResNet/ResNeXt/RegNet/DetNet bottleneck: 1x1, 3x3 (grouped, dilated or HetConv), 1x1, shortcut",
-         repeat=_copy),
+         repeat=_copy, widen=_bottleneck_widen),
 )

@@ -78,3 +78,13 @@ def test_resnet_body_is_resnet50_without_its_head():
     spec = get("resnet50")
     assert (stem, stages) == (spec.stem, spec.stages)
     assert [s.blocks[0].args.out_channels for s in stages] == [256, 512, 1024, 2048]
+
+
+def test_multipliers_keep_each_backbone_and_regnet_rows():
+    from search_spaces.scale import multiply
+
+    for name in NAMES:
+        assert multiply(get(name)) == get(name), name
+    deeper = multiply(get("regnety_600mf"), depth=2.0)  # the first block and its copies stay one group
+    assert [b.repeats for b in deeper.stages[3].blocks] == [1, 7]
+    assert deeper.stages[3].blocks[1].args.se_channels == 152  # timm: round(608 * 0.25)

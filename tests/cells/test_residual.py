@@ -94,3 +94,16 @@ def test_json_round_trip_keeps_options():
 
     assert from_json(spec.to_json()) == spec
     assert dataclasses.asdict(from_json(spec.to_json()).stages[0].blocks[0].args)["projection"] is True
+
+
+def test_widen_keeps_group_width_and_se_fractions():
+    widen = get("bottleneck").widen
+    resnext = BottleneckArgs(256, 128, groups=32)
+    assert widen(resnext, 0.5, 64, 32) == BottleneckArgs(128, 64, groups=16)  # group width 4 kept
+    regnety = BottleneckArgs(112, 112, 2, groups=7, se_channels=12, se_position="mid")  # input 48
+    assert widen(regnety, 1.0, 48, 112).se_channels == 28  # the copies: round(112 / 4)
+    seresnet = BottleneckArgs(512, 128, se_channels=32)
+    assert widen(seresnet, 0.5, 256, 128).se_channels == 16  # out / 16
+    assert widen(BottleneckArgs(64, 16, conv="hetconv", part=4), 1.0, 32, 64).mid_channels == 16
+    assert get("basic").widen(BasicArgs(64), 0.5, 64, 32) == BasicArgs(32)  # no SE stays no SE
+    assert get("basic").widen(BasicArgs(64, se_channels=4), 2.0, 64, 128).se_channels == 8
