@@ -96,7 +96,7 @@ def _regnet(rows: Sequence[tuple[int, int, int]], se_ratio: float = 0.0, stem_wi
     stages, width_in = [], stem_width
     for width, depth, group_width in rows:
         first = BottleneckArgs(width, width, 2, width // group_width, se_channels=round(width_in * se_ratio),
-                               se_position="mid" if se_ratio else "last")
+                               se_position="mid")
         rest = dataclasses.replace(first, stride=1, se_channels=round(width * se_ratio))
         if depth == 1 or rest == dataclasses.replace(first, stride=1):  # copies are plain repeats
             stages.append(Stage((Block("bottleneck", first, depth),)))
