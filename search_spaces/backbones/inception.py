@@ -6,6 +6,8 @@ defines the network); the stride-2 module or pool that opens a stage belongs to 
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from search_spaces.backbones import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
@@ -19,24 +21,24 @@ from search_spaces.cells.inception_v4 import (
 from search_spaces.spec import Block, NetSpec, Stage
 
 # GoogLeNet modules 3a..5b (torchvision): ch1x1, (ch3x3red, ch3x3), (ch5x5red, ch5x5), pool_proj
-GOOGLENET_MODULES = {
+GOOGLENET_MODULES = MappingProxyType({
     "3a": (64, (96, 128), (16, 32), 32), "3b": (128, (128, 192), (32, 96), 64),
     "4a": (192, (96, 208), (16, 48), 64), "4b": (160, (112, 224), (24, 64), 64),
     "4c": (128, (128, 256), (24, 64), 64), "4d": (112, (144, 288), (32, 64), 64),
     "4e": (256, (160, 320), (32, 128), 128), "5a": (256, (160, 320), (32, 128), 128),
     "5b": (384, (192, 384), (48, 128), 128),
-}
+})
 
 # BN-Inception modules (Cadene bninception.py): ch1x1, (3x3 reduce, 3x3), (reduce, 3x3, 3x3), pool
 # projection (0: pass-through), pool, stride
-BN_INCEPTION_MODULES = {
+BN_INCEPTION_MODULES = MappingProxyType({
     "3a": (64, (64, 64), (64, 96, 96), 32, "avg", 1), "3b": (64, (64, 96), (64, 96, 96), 64, "avg", 1),
     "3c": (0, (128, 160), (64, 96, 96), 0, "max", 2),
     "4a": (224, (64, 96), (96, 128, 128), 128, "avg", 1), "4b": (192, (96, 128), (96, 128, 128), 128, "avg", 1),
     "4c": (160, (128, 160), (128, 160, 160), 128, "avg", 1), "4d": (96, (128, 192), (160, 192, 192), 128, "avg", 1),
     "4e": (0, (128, 192), (192, 256, 256), 0, "max", 2),
     "5a": (352, (192, 320), (160, 224, 224), 128, "avg", 1), "5b": (352, (192, 320), (192, 224, 224), 128, "max", 1),
-}
+})
 
 
 def _googlenet(names: str, kernel_size: int) -> list[Block]:
