@@ -8,6 +8,7 @@ block outputs the input and every layer's output concatenated: `in_channels + la
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -72,6 +73,14 @@ class DenseBlock(nn.Module):
         return torch.cat(features, 1)
 
 
+def _dense_widen(a: DenseArgs, width: float, in_old: int, in_new: int) -> DenseArgs:
+    """Width multiplier: the growth rate and the bottleneck scale; the layer count is kept."""
+    from search_spaces.scale import scale_channels  # scale imports the cell registry
+
+    return dataclasses.replace(a, growth_rate=scale_channels(a.growth_rate, width),
+                               bottleneck_channels=scale_channels(a.bottleneck_channels, width))
+
+
 def _dense_build(a: DenseArgs, in_channels: int) -> nn.Module:
     return DenseBlock(in_channels, a)
 
@@ -95,6 +104,11 @@ class TransitionArgs:
         check_int("dense_transition", "out_channels", self.out_channels)
 
 
+def _transition_widen(a: TransitionArgs, width: float, in_old: int, in_new: int) -> TransitionArgs:
+    """Width multiplier: the compression (out / in) is kept, floored as DenseNet floors it."""
+    return TransitionArgs(max(1, in_new * a.out_channels // in_old))
+
+
 def _transition_build(a: TransitionArgs, in_channels: int) -> nn.Module:
     return nn.Sequential(OrderedDict(
         norm=nn.BatchNorm2d(in_channels),
@@ -111,7 +125,7 @@ def _transition_cost(a: TransitionArgs, shape: Shape) -> tuple[Cost, Shape]:
 
 CELLS = (
     Cell("dense", DenseArgs, _dense_build, _dense_cost,
-         "DenseNet-BC dense block: BN-ReLU-1x1-BN-ReLU-3x3 layers, each output concatenated"),
+         "DenseNet-BC dense block: BN-ReLU-1x1-BN-ReLU-3x3 layers, each output concatenated", widen=_dense_widen),
     Cell("dense_transition", TransitionArgs, _transition_build, _transition_cost,
-         "DenseNet transition: BN-ReLU-1x1 conv, 2x2 average pool"),
+         "DenseNet transition: BN-ReLU-1x1 conv, 2x2 average pool", widen=_transition_widen),
 )

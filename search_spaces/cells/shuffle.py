@@ -64,6 +64,18 @@ def _v1_repeat(a: ShuffleV1Args) -> ShuffleV1Args:
     return dataclasses.replace(a, stride=1, ungrouped_first=False)
 
 
+def _v1_widen(a: ShuffleV1Args, width: float, in_old: int, in_new: int) -> ShuffleV1Args:
+    """Width multiplier keeping the unit valid: widths scale to multiples of the groups; a stride-1 unit
+    outputs its input width, a stride-2 unit its new input plus the scaled main branch."""
+    from search_spaces.scale import make_divisible  # scale imports the cell registry
+
+    def scaled(value: int) -> int:
+        return value if width == 1.0 else make_divisible(value * width, a.groups)
+
+    out = in_new if a.stride == 1 else in_new + scaled(a.out_channels - in_old)
+    return dataclasses.replace(a, out_channels=out, mid_channels=scaled(a.mid_channels))
+
+
 def _v1_main_channels(a: ShuffleV1Args, in_channels: int) -> int:
     """Width of the main branch's output; raises SpecError when the input does not fit the unit."""
     first_groups = 1 if a.ungrouped_first else a.groups
@@ -145,6 +157,19 @@ def _v2_repeat(a: ShuffleV2Args) -> ShuffleV2Args:
     return dataclasses.replace(a, stride=1, proj_channels=None)
 
 
+def _v2_widen(a: ShuffleV2Args, width: float, in_old: int, in_new: int) -> ShuffleV2Args:
+    """Width multiplier keeping the split: a width that was half the output stays half of the new output,
+    a projection as wide as the input (Megvii) stays as wide as the new input, others scale."""
+    from search_spaces.scale import scale_channels  # scale imports the cell registry
+
+    out = scale_channels(a.out_channels, width)
+    mid = out // 2 if 2 * a.mid_channels == a.out_channels else scale_channels(a.mid_channels, width)
+    proj = a.proj_channels
+    if proj is not None:
+        proj = in_new if proj == in_old else out // 2 if 2 * proj == a.out_channels else scale_channels(proj, width)
+    return dataclasses.replace(a, out_channels=out, mid_channels=mid, proj_channels=proj)
+
+
 def _v2_widths(a: ShuffleV2Args, in_channels: int) -> tuple[int, int]:
     """(main branch input, main branch output) widths; raises SpecError when the input does not fit."""
     if a.stride == 1:
@@ -206,8 +231,8 @@ def _v2_cost(a: ShuffleV2Args, shape: Shape) -> tuple[Cost, Shape]:
 CELLS = (
     Cell("shuffle_v1", ShuffleV1Args, _v1_build, _v1_cost,
          "ShuffleNet v1 unit: grouped 1x1, shuffle, depthwise 3x3, grouped 1x1; add or pooled concat",
-         repeat=_v1_repeat),
+         repeat=_v1_repeat, widen=_v1_widen),
     Cell("shuffle_v2", ShuffleV2Args, _v2_build, _v2_cost,
          "ShuffleNet v2 unit: channel split (or projection at stride 2), 1x1-dw3x3-1x1, concat, shuffle",
-         repeat=_v2_repeat),
+         repeat=_v2_repeat, widen=_v2_widen),
 )

@@ -43,3 +43,9 @@ def test_bad_arguments(make, message):
     with pytest.raises(SpecError) as err:
         make()
     assert str(err.value) == message
+
+
+def test_widen_scales_growth_and_keeps_the_compression():
+    assert get("dense").widen(DenseArgs(6, 32, 128), 0.5, 64, 32) == DenseArgs(6, 16, 64)
+    # DenseNet-121's first transition halves 256 channels; at half width it halves 128
+    assert get("dense_transition").widen(TransitionArgs(128), 0.5, 256, 128) == TransitionArgs(64)

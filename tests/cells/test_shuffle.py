@@ -85,7 +85,8 @@ def test_bad_arguments(make, message):
      "shuffle_v1 groups=3 must divide out_channels - in_channels = 26"),
     ("shuffle_v2", ShuffleV2Args(48, 24, 1), Shape(47, 8, 8),
      "shuffle_v2 stride 1 splits its input in half: in_channels=47 must be even"),
-    ("shuffle_v2", ShuffleV2Args(20, 10, 1), Shape(48, 8, 8), "shuffle_v2 out_channels=20 must exceed half the input (24)"),
+    ("shuffle_v2", ShuffleV2Args(20, 10, 1), Shape(48, 8, 8),
+     "shuffle_v2 out_channels=20 must exceed half the input (24)"),
     ("shuffle_v2", ShuffleV2Args(24, 12, 2, 24), Shape(24, 8, 8),
      "shuffle_v2 out_channels=24 must exceed proj_channels=24"),
 ])
@@ -93,3 +94,21 @@ def test_input_dependent_errors(name, args, shape, message):
     with pytest.raises(SpecError) as err:
         get(name).cost(args, shape)
     assert str(err.value) == message
+
+
+def test_v1_widen_keeps_groups_and_the_concat():
+    cell = get("shuffle_v1")
+    # Megvii 1.0x -> 2.0x: the stem 24 -> 48, the first unit 240 -> 480 with mid 60 -> 120 (Megvii's 2.0x table)
+    assert cell.widen(ShuffleV1Args(240, 60, 3, 2, ungrouped_first=True), 2.0, 24, 48) == \
+        ShuffleV1Args(480, 120, 3, 2, ungrouped_first=True)
+    # a stride-1 unit outputs its input width, whatever the multiplier gives
+    assert cell.widen(ShuffleV1Args(240, 60, 3, 1), 0.5, 240, 120) == ShuffleV1Args(120, 30, 3, 1)
+
+
+def test_v2_widen_keeps_each_split():
+    cell = get("shuffle_v2")
+    # torchvision: projection and main branch are half the output, before and after
+    assert cell.widen(ShuffleV2Args(116, 58, 2, 58), 2.0, 24, 48) == ShuffleV2Args(232, 116, 2, 116)
+    # Megvii: the projection keeps the (new) input width
+    assert cell.widen(ShuffleV2Args(244, 122, 2, 24), 0.5, 24, 16) == ShuffleV2Args(120, 60, 2, 16)
+    assert cell.widen(ShuffleV2Args(244, 122, 1), 0.5, 244, 120) == ShuffleV2Args(120, 60, 1)

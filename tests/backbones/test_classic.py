@@ -1,0 +1,95 @@
+"""AlexNet, VGG-16 (plain and BN) and SqueezeNet 1.0/1.1 against outside figures (typed here from
+shared/reference/backbones.md, never computed by our code): exact parameters, multiply-adds within the
+printed rounding, exact against PyTorch's own count, a real forward pass, and JSON."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces import build, cells, count, from_json
+from search_spaces.backbones import get, reference
+from search_spaces.scale import multiply
+from search_spaces.backbones.classic import BACKBONES
+from search_spaces.cost import Shape
+from tests.exact import assert_exact_network
+
+G = 10**9
+# name: (params, macs, macs_tol): conv + linear multiply-adds at 224; tolerance = half the last printed digit
+REFERENCE = {
+    "alexnet": (61_100_840, 0.7142 * G, 50_000),  # [M][S:tv] backbones.md main table, tv _ops 0.714
+    "vgg16": (138_357_544, 15.4703 * G, 50_000),  # [M][S:tv]
+    "vgg16_bn": (138_365_992, 15.4703 * G, 50_000),  # [M][S:tv]; BN adds no conv/linear MACs
+    "squeezenet1_0": (1_248_424, 0.8189 * G, 50_000),  # [M][S:tv] at 224 (0.8327 G at 227)
+    "squeezenet1_1": (1_235_496, 0.3492 * G, 50_000),  # [M][S:tv] at 224
+}
+NAMES = [row.name for row in BACKBONES]
+SMALL = 64  # AlexNet's 11x11/4 conv and three 3x3/2 pools need 63 px to keep a 1x1 map; 64 suits all
+
+
+def test_every_backbone_has_a_reference_row():
+    assert sorted(NAMES) == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_and_macs_match_the_reference(name):
+    params, macs, tol = REFERENCE[name]
+    cost = count(get(name))
+    assert cost.params == params
+    assert abs(cost.macs - round(macs)) <= tol
+    ref = reference(name)  # the table's own Reference row says the same
+    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_count_is_exact_against_pytorch_at_full_resolution(name):
+    spec = get(name)
+    assert assert_exact_network(spec) == (count(spec).macs, count(spec).params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_pass_and_json_round_trip(name):
+    spec = get(name)
+    assert from_json(spec.to_json()) == spec
+    torch.manual_seed(0)
+    net = build(dataclasses.replace(spec, resolution=SMALL)).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, SMALL, SMALL))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
+
+
+def test_batchnorm_is_the_only_difference_between_vgg16_and_vgg16_bn():
+    # backbones.md: "BN adds 8,448 params": two per channel of the 13 convs, 2 * 4224
+    assert count(get("vgg16_bn")).params - count(get("vgg16")).params == 8_448
+    assert count(get("vgg16_bn")).macs == count(get("vgg16")).macs
+
+
+def stage_shapes(spec) -> list[Shape]:
+    """The output shape of each stage, by walking the cells' cost functions."""
+    shape, shapes = Shape(spec.in_channels, spec.resolution, spec.resolution), []
+    for rows in (spec.stem,) + tuple(stage.blocks for stage in spec.stages):
+        for block in rows:
+            cell = cells.get(block.cell)
+            for i in range(block.repeats):
+                shape = cell.cost(block.args if i == 0 else cell.repeat(block.args), shape)[1]
+        shapes.append(shape)
+    return shapes[1:]
+
+
+def test_squeezenet_ceil_mode_pools_give_torchvision_map_sizes():
+    # torchvision squeezenet1_0 at 224: conv 7x7/2 -> 109, ceil-mode pools -> 54 -> 27 -> 13
+    assert stage_shapes(get("squeezenet1_0")) == [Shape(256, 54, 54), Shape(512, 27, 27), Shape(512, 13, 13)]
+    # squeezenet1_1: conv 3x3/2 -> 111, then 55 -> 27 -> 13
+    assert stage_shapes(get("squeezenet1_1")) == [Shape(128, 55, 55), Shape(256, 27, 27), Shape(512, 13, 13)]
+
+
+def test_squeezenet_1_1_needs_about_2_4x_less_compute():
+    # torchvision docstring: "2.4x less computation than SqueezeNet 1.0"; measured ratio 2.35 (backbones.md)
+    ratio = count(get("squeezenet1_0")).macs / count(get("squeezenet1_1")).macs
+    assert round(ratio, 2) == 2.35
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_width_multiplier_keeps_the_spec_valid_and_exact(name):
+    spec = get(name)
+    assert multiply(spec) == spec  # the table is written in the canonical rows `multiply` emits
+    assert_exact_network(multiply(spec, 0.5, resolution=SMALL))

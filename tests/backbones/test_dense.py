@@ -1,0 +1,74 @@
+"""DenseNet-121/169/201 against outside figures (typed here from shared/reference/backbones.md, never
+computed by our code): exact parameters, multiply-adds within the printed rounding, exact against
+PyTorch's own count, a real forward pass, and JSON."""
+import dataclasses
+
+import pytest
+import torch
+
+from search_spaces import build, count, from_json
+from search_spaces.backbones import get, reference
+from search_spaces.scale import multiply
+from search_spaces.backbones.dense import BACKBONES
+from search_spaces.cells.conv import BnActArgs
+from tests.exact import assert_exact_network
+
+G = 10**9
+# name: (params, macs, macs_tol): conv + linear multiply-adds at 224; tolerance = half the last printed digit
+REFERENCE = {
+    "densenet121": (7_978_856, 2.8342 * G, 50_000),  # [M][S:tv] backbones.md main table, tv _ops 2.834
+    "densenet169": (14_149_480, 3.3598 * G, 50_000),  # [M][S:tv]
+    "densenet201": (20_013_928, 4.2914 * G, 50_000),  # [M][S:tv]
+}
+# torchvision: the classifier's in_features (num_features after norm5)
+FINAL_WIDTH = {"densenet121": 1024, "densenet169": 1664, "densenet201": 1920}
+NAMES = [row.name for row in BACKBONES]
+SMALL = 32  # the stem downsamples 4x and three transitions 8x: 32 px keeps a 1x1 map
+
+
+def test_every_backbone_has_a_reference_row():
+    assert sorted(NAMES) == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_params_and_macs_match_the_reference(name):
+    params, macs, tol = REFERENCE[name]
+    cost = count(get(name))
+    assert cost.params == params
+    assert abs(cost.macs - round(macs)) <= tol
+    ref = reference(name)  # the table's own Reference row says the same
+    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_count_is_exact_against_pytorch_at_full_resolution(name):
+    spec = get(name)
+    assert assert_exact_network(spec) == (count(spec).macs, count(spec).params)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_pass_and_json_round_trip(name):
+    spec = get(name)
+    assert from_json(spec.to_json()) == spec
+    torch.manual_seed(0)
+    net = build(dataclasses.replace(spec, resolution=SMALL)).eval()
+    with torch.no_grad():
+        logits = net(torch.randn(2, 3, SMALL, SMALL))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_final_width_and_norm5(name):
+    spec = get(name)
+    # the classifier reads FINAL_WIDTH features: its weight is FINAL_WIDTH * 1000 plus 1000 biases
+    head = build(spec).head.b1.fc
+    assert head.in_features == FINAL_WIDTH[name]
+    assert spec.stages[-1].blocks[-1].args == BnActArgs()  # norm5 + the ReLU torchvision's forward applies
+    assert len(spec.stages) == 4
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_width_multiplier_keeps_the_spec_valid_and_exact(name):
+    spec = get(name)
+    assert multiply(spec) == spec  # the table is written in the canonical rows `multiply` emits
+    assert_exact_network(multiply(spec, 0.5, resolution=SMALL))
