@@ -72,6 +72,76 @@ def _export_spec(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} ({spec.digest()[:12]})")
 
 
+def _front_table(front: list, limit: int = 20) -> None:
+    from nas.records import describe
+
+    print(f"{'rank':>4}  {'accuracy':>8}  {'FLOPs':>8}  {'params':>8}  {'digest':<12}  network")
+    for i, r in enumerate(front[:limit], 1):
+        name = f" [{r.named}]" if r.named else ""
+        print(f"{i:>4}  {r.accuracy:>8.4f}  {format_flops(r.macs):>8}  {format_params(r.params):>8}  "
+              f"{r.digest[:12]:<12}  {describe(r.spec)}{name}")
+
+
+def _progress_bar(p) -> None:
+    width = 24
+    filled = int(width * min(p.trained, p.total) / max(p.total, 1))
+    best = "-" if p.best_accuracy is None else f"{p.best_accuracy:.4f}"
+    last = f"trial {p.last.number} {p.last.status.replace('_', ' ')}"
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.trained}/{p.total} trained | best {best} "
+                     f"| Pareto {p.pareto_size} | {last:<28}")
+    sys.stderr.flush()
+
+
+def _search(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import optuna
+
+    from nas.budget import parse_budget
+    from nas.data import parse_data
+    from nas.search import PROXY, SearchConfig, mask_url, search
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    train = dataclasses.replace(PROXY, **{k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v})
+    config = SearchConfig(
+        space=args.space, budget=parse_budget(args.budget), trials=args.trials, strategy=args.strategy,
+        objective=args.objective, scheduler=args.scheduler, seed=args.seed, run_dir=args.run_dir, storage=args.storage,
+        study_name=args.study_name, address=args.address, cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent, resume=args.resume,
+        seed_backbones=not args.no_seed_backbones, train=train, data=parse_data(args.data))
+    t, d = config.train, config.data
+    print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
+          f"{config.trials} trained trials, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
+    print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
+          f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, {t.device}")
+    print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
+    result = search(config, progress=_progress_bar)
+    sys.stderr.write("\n")
+    _print_result(result)
+
+
+def _print_result(result) -> None:
+    s = result.summary
+    hv = "-" if s.get("hypervolume") is None else f"{s['hypervolume']:.4f}"
+    print(f"{s['trials']} trials {s['by_status']}; Pareto front of {s['pareto_size']}, hypervolume {hv}")
+    _front_table(result.front)
+    print(f"{FLOPS_NOTE}.")
+    print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png, summary.json")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from nas.search import report
+
+    _print_result(report(args.run_dir, args.storage))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from nas.export import export
+
+    path = export(args.run_dir, args.rank, args.format, args.output, args.storage)
+    print(f"wrote {path}")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     top = argparse.ArgumentParser(prog="nas", description="Neural architecture search and scaling toolkit.")
@@ -96,6 +166,41 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default: standard output)")
     p.add_argument("--resolution", type=int, help="input side in pixels (default: the backbone's)")
     p.set_defaults(run=_export_spec)
+
+    p = sub.add_parser("search", help="budgeted search: Pareto front of accuracy vs FLOPs")
+    p.add_argument("--space", default="mobile", help="search space (see `nas spaces`)")
+    p.add_argument("--budget", default="300MFLOPs", help="FLOPs budget, e.g. 300M, 300MFLOPs, 0.3G, 4.1GFLOPs")
+    p.add_argument("--trials", type=int, default=12, help="candidates to train")
+    p.add_argument("--strategy", default="evolution", help="evolution, tpe, nsga2 or random")
+    p.add_argument("--objective", default="flops", help="second objective: flops, params or latency")
+    p.add_argument("--scheduler", default="asha", help="asha or fifo")
+    p.add_argument("--epochs", type=int, help="proxy epochs per candidate (default 2)")
+    p.add_argument("--data", help="digits (default), cifar10:DIR, cifar100:DIR, folder:DIR, synthetic")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="training device (default cpu)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", default="runs/search", help="where the study and results go")
+    p.add_argument("--storage", help="study database URL (default: SQLite in the run directory)")
+    p.add_argument("--study-name", default="nas")
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--cpus-per-trial", type=float, default=1.0)
+    p.add_argument("--gpus-per-trial", type=float, default=0.0)
+    p.add_argument("--max-concurrent", type=int, default=2)
+    p.add_argument("--resume", action="store_true", help="continue the study in the run directory")
+    p.add_argument("--no-seed-backbones", action="store_true", help="do not start from the named backbones")
+    p.set_defaults(run=_search)
+
+    p = sub.add_parser("report", help="print and redraw a search's results")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
+    p.add_argument("--storage", help="study database URL, for runs recorded in a server database")
+    p.set_defaults(run=_report)
+
+    p = sub.add_parser("export", help="write a network of a search's Pareto front")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
+    p.add_argument("--rank", type=int, default=1, help="1 = most accurate on the front")
+    p.add_argument("--format", default="spec", help="spec, torchscript or onnx")
+    p.add_argument("-o", "--output", help="output file")
+    p.add_argument("--storage", help="study database URL, for runs recorded in a server database")
+    p.set_defaults(run=_export)
     return top
 
 

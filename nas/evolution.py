@@ -1,0 +1,79 @@
+"""Regularized (aging) evolution as an Optuna sampler, aware of both objectives.
+
+Real et al. 2019: keep the most recent `population` trained trials; to make a child, take a random
+`sample_size` of them, pick a parent by tournament, and change one of its parameters. Our tournament is
+multi-objective: the parent is drawn from the sample's members that no other member dominates on
+(accuracy, cost). Parameters the parent lacks (a deeper stage, say) are drawn at random; until the
+population is full, every trial is random. The parent and the mutated parameter are stored on the trial
+(system attributes), so the choice survives a restart and is the same for every worker.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+PARENT, MUTATE = "evolution:parent", "evolution:mutate"
+
+
+def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[StudyDirection]) -> bool:
+    """Whether values `a` are at least as good as `b` everywhere and better somewhere."""
+    sign = [1 if d == StudyDirection.MAXIMIZE else -1 for d in directions]
+    better = [s * (x - y) for s, x, y in zip(sign, a, b)]
+    return all(v >= 0 for v in better) and any(v > 0 for v in better)
+
+
+class AgingEvolution(BaseSampler):
+    """Aging evolution with a multi-objective tournament (see the module docstring)."""
+
+    def __init__(self, population: int = 16, sample_size: int = 4, seed: int | None = None):
+        if population < 2 or not 1 <= sample_size <= population:
+            raise ValueError(f"evolution needs population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
+        self.population = population
+        self.sample_size = sample_size
+        self._rng = np.random.RandomState(seed)
+        self._random = RandomSampler(seed=seed)
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict[str, Any]:
+        return {}
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        """Choose the parent and the parameter to mutate, once the population is full."""
+        if trial.system_attrs.get("fixed_params"):  # an enqueued point (a named backbone, a re-run)
+            return
+        trained = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                   if t.user_attrs.get("status") == "trained" and t.params]
+        if len(trained) < self.population:
+            return
+        pool = trained[-self.population:]  # aging: only the most recent trained trials compete
+        picks = [pool[i] for i in self._rng.choice(len(pool), self.sample_size, replace=False)]
+        front = [p for p in picks if not any(dominates(o.values, p.values, study.directions) for o in picks)]
+        parent = front[self._rng.randint(len(front))]
+        study._storage.set_trial_system_attr(trial._trial_id, PARENT, parent.number)
+        study._storage.set_trial_system_attr(trial._trial_id, MUTATE, sorted(parent.params)[self._rng.randint(len(parent.params))])
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        """The parent's value, except for the mutated parameter and those the parent lacks."""
+        number = trial.system_attrs.get(PARENT)
+        if number is None:
+            return self._random.sample_independent(study, trial, param_name, param_distribution)
+        parent = study.get_trials(deepcopy=False)[number]
+        inherited = parent.params.get(param_name)
+        same_range = parent.distributions.get(param_name) == param_distribution
+        if param_name != trial.system_attrs.get(MUTATE) and same_range and inherited is not None:
+            return inherited
+        value = self._random.sample_independent(study, trial, param_name, param_distribution)
+        for _ in range(8):  # a mutation should change something when the range allows it
+            if value != inherited:
+                break
+            value = self._random.sample_independent(study, trial, param_name, param_distribution)
+        return value

@@ -1,0 +1,48 @@
+"""Export a network of a search's Pareto front: its spec JSON, or the built module as TorchScript or ONNX.
+
+Exports are architectures at the deployed resolution and class count, freshly initialised: proxy-trained
+weights belong to the proxy data and resolution and are not what a user deploys.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from nas.search import SearchError, report
+from search_spaces.network import build
+from search_spaces.spec import NetSpec, from_json
+
+FORMATS = ("spec", "torchscript", "onnx")
+
+
+def front_spec(run_dir: str | Path, rank: int, storage: str | None = None) -> NetSpec:
+    """The spec at `rank` (1 = most accurate) of a run's Pareto front."""
+    front = report(run_dir, storage).front
+    if not 1 <= rank <= len(front):
+        raise SearchError(f"rank must be between 1 and {len(front)} (the Pareto front of {run_dir}), got {rank}")
+    return from_json(front[rank - 1].spec)
+
+
+def export(run_dir: str | Path, rank: int = 1, fmt: str = "spec", output: str | Path | None = None,
+           storage: str | None = None) -> Path:
+    """Write the network at `rank` of the front in `fmt`; returns the file written."""
+    if fmt not in FORMATS:
+        raise SearchError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    spec = front_spec(run_dir, rank, storage)
+    suffix = {"spec": ".json", "torchscript": ".pt", "onnx": ".onnx"}[fmt]
+    path = Path(output) if output else Path(run_dir) / f"rank{rank}_{spec.digest()[:12]}{suffix}"
+    if fmt == "spec":
+        path.write_text(spec.to_json() + "\n")
+        return path
+    model = build(spec).eval()
+    example = torch.zeros(1, spec.in_channels, spec.resolution, spec.resolution)
+    if fmt == "torchscript":
+        torch.jit.trace(model, example).save(str(path))
+    else:
+        try:
+            torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["images"], output_names=["logits"])
+        except (ImportError, torch.onnx.OnnxExporterError) as err:
+            raise SearchError(f"ONNX export failed: {str(err).splitlines()[0]} (it needs the onnx package)") from None
+    return path

@@ -1,0 +1,154 @@
+"""Ray Tune side of a search: the Searcher adapter over the Optuna study, and the trial function.
+
+The adapter runs in the driver: it asks the study, answers over-budget and duplicate candidates there,
+and hands the rest to Ray Tune; `trial_fn` runs in a Ray worker (local or on a cluster) and reports each
+epoch's accuracy to the scheduler. The study is told each trial's outcome exactly once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from nas.data import DataSource
+from nas.evaluate import Metrics, TrainConfig, evaluate
+from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, NAMED, PARAMS, SPEC, STATUS, TrialRecord,
+                         pareto_front, record, records)
+from search_spaces import spaces
+from search_spaces.errors import SpaceError, SpecError
+from search_spaces.network import count
+from search_spaces.spec import from_json
+
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Ray Tune's console reporter off: we report progress ourselves
+from ray import tune  # noqa: E402
+from ray.tune.search import Searcher  # noqa: E402
+
+
+def trial_fn(config: dict[str, Any], data: Any = None) -> None:
+    """One trial in a Ray worker: train the spec, report each epoch, then the final metrics.
+
+    `data` is the dataset loaded once by the driver and shared through Ray's object store (None: load it
+    here from the config's DataSource). Any exception of the candidate (out of memory included) becomes a
+    recorded failure, not a crash."""
+    spec = from_json(config["spec"])
+    train = TrainConfig(**config["train"])
+    data = data if data is not None else DataSource(**config["data"])
+    cost = count(spec)
+    base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
+
+    def report(epoch: Any) -> None:
+        tune.report(base | {"accuracy": epoch.test_accuracy, "epoch": epoch.epoch})
+
+    try:
+        metrics = evaluate(spec, train, data, report)
+    except Exception as err:  # noqa: BLE001: whatever the candidate does, the search records it and goes on
+        tune.report(base | {"accuracy": -1.0, "epoch": train.epochs, "final": True,
+                            "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"})
+        return
+    tune.report(base | {"accuracy": -1.0 if metrics.accuracy is None else metrics.accuracy,
+                        "epoch": max(metrics.epochs_run, 1), "final": True, "failure": metrics.failure or "",
+                        "latency_ms": metrics.latency_ms or 0.0, "train_seconds": metrics.train_seconds,
+                        "stopped_early": metrics.stopped_early})
+
+
+class StudySearcher(Searcher):
+    """Ray Tune Searcher asking an Optuna study for candidates and telling it the outcomes."""
+
+    def __init__(self, study: optuna.Study, config: Any, progress: Callable[[Any], None] | None = None):
+        super().__init__(metric="accuracy", mode="max")
+        self.study, self.config, self.progress = study, config, progress
+        self.space = spaces.get(config.space)
+        self.key = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}[config.objective]
+        self.running: dict[str, optuna.trial.Trial] = {}
+        self.rejected = 0
+        self.base = {"train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data)}
+
+    def trained(self) -> int:
+        """Trained trials in the study (this run's and earlier runs' or workers')."""
+        return sum(1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                   if t.user_attrs.get(STATUS) == "trained")
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        while True:
+            if self.trained() + len(self.running) >= self.config.trials or self.rejected >= self.config.max_proposals:
+                return Searcher.FINISHED
+            trial = self.study.ask()
+            answer = self._propose(trial)
+            if answer is not None:
+                self.running[trial_id] = trial
+                return answer
+
+    def _propose(self, trial: optuna.trial.Trial) -> dict[str, Any] | None:
+        """The Ray config of a candidate to train, or None when it was answered here."""
+        try:
+            spec = self.space.suggest(trial)
+        except (SpaceError, SpecError) as err:
+            return self._close(trial, "invalid", TrialState.FAIL, failure=str(err))
+        cost = count(spec)
+        digest = spec.digest()
+        for key, value in ((SPEC, spec.to_json(indent=None)), (DIGEST, digest), (MACS, cost.macs),
+                           (PARAMS, cost.params), ("versions", _versions())):
+            trial.set_user_attr(key, value)
+        if cost.macs > self.config.budget:
+            return self._close(trial, "over_budget", TrialState.FAIL,
+                               failure=f"{cost.macs:,} multiply-adds over the budget of {self.config.budget:,}")
+        earlier = self._same_digest(digest, trial.number)
+        if earlier is not None:
+            if earlier.state == TrialState.COMPLETE:
+                trial.set_user_attr(DUPLICATE_OF, earlier.number)
+                return self._close(trial, "duplicate", TrialState.COMPLETE, values=earlier.values)
+            return self._close(trial, "duplicate", TrialState.FAIL, failure=f"same network as running trial {earlier.number}")
+        return self.base | {"spec": spec.to_json(indent=None), "number": trial.number}
+
+    def _same_digest(self, digest: str, number: int) -> optuna.trial.FrozenTrial | None:
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+            if t.number != number and t.user_attrs.get(DIGEST) == digest and t.user_attrs.get(STATUS) in (None, "trained"):
+                return t
+        return None
+
+    def _close(self, trial: optuna.trial.Trial, status: str, state: TrialState, values: Any = None,
+               failure: str | None = None) -> None:
+        trial.set_user_attr(STATUS, status)
+        if failure:
+            trial.set_user_attr(FAILURE, failure)
+        if status in ("over_budget", "invalid"):
+            self.rejected += 1
+        self.study.tell(trial, values, state=state)
+        self._notify(trial.number)
+        return None
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        trial = self.running.pop(trial_id, None)
+        if trial is None:
+            return
+        if error or not result:
+            self._close(trial, "failed", TrialState.FAIL, failure="the trial's worker died or raised (see Ray logs)")
+        elif result.get("failure"):
+            self._close(trial, "failed", TrialState.FAIL, failure=result["failure"])
+        else:
+            trial.set_user_attr("epochs", int(result.get("epoch", 0)))
+            trial.set_user_attr("stopped_early", not result.get("final", False))
+            if result.get("latency_ms"):
+                trial.set_user_attr("latency_ms", float(result["latency_ms"]))
+            second = result.get(self.key) if self.key != "latency_ms" else result.get("latency_ms")
+            self._close(trial, "trained", TrialState.COMPLETE, values=[float(result["accuracy"]), float(second)])
+
+    def _notify(self, number: int) -> None:
+        if self.progress is None:
+            return
+        rows = records(self.study)
+        front = pareto_front(rows, self.key)
+        best = max((r.accuracy for r in rows if r.status == "trained" and r.accuracy is not None), default=None)
+        from nas.search import Progress
+
+        self.progress(Progress(self.trained(), self.config.trials, best, len(front), rows[number]))
+
+
+def _versions() -> str:
+    from nas.search import versions
+
+    return json.dumps(versions())

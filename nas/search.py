@@ -1,0 +1,293 @@
+"""Budgeted multi-objective search: the Optuna sampler proposes, Ray Tune runs, the Optuna study records.
+
+The study (SQLite in the run directory by default, any SQLAlchemy URL otherwise) is the single record of
+every trial. A Ray Tune `Searcher` adapter asks the study for each candidate, builds its spec through the
+space's `suggest` (define-by-run), and answers in the driver what needs no training: an over-budget
+candidate is recorded with its cost and never trained, and a spec already trained (same digest) is
+recorded as a duplicate of it. Everything else is trained by `nas.evaluate.evaluate` in a Ray worker, under
+an ASHA (or FIFO) scheduler fed by per-epoch accuracy, and told to the study when it ends.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from nas.data import DataSource
+from nas.evaluate import TrainConfig, evaluate
+from nas.evolution import AgingEvolution
+from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, NAMED, PARAMS, SPEC, STATUS, TrialRecord,
+                         pareto_front, records, write_run)
+from search_spaces import backbones, spaces
+from search_spaces.errors import NasError, SpaceError, SpecError
+from search_spaces.network import count
+from search_spaces.spec import from_json
+
+STRATEGIES = ("evolution", "tpe", "nsga2", "random")
+OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
+SCHEDULERS = ("asha", "fifo")
+VERSION = "0.1.0"
+PROXY = TrainConfig(epochs=2, batch_size=64, lr=0.2, threads=1)  # the default proxy recipe of a search trial
+
+
+class SearchError(NasError):
+    """A search setting is wrong, or the run directory / study does not allow what was asked."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Every setting of a search. The defaults finish in about 10 minutes on 2 CPU cores."""
+
+    space: str = "mobile"
+    budget: int = 300_000_000  # multiply-adds of the deployed network; over-budget candidates are never trained
+    trials: int = 12  # candidates trained (over-budget and duplicate proposals do not count)
+    strategy: str = "evolution"  # evolution, tpe, nsga2 or random
+    objective: str = "flops"  # the second objective, minimised: flops, params or latency
+    scheduler: str = "asha"  # early stopping on per-epoch accuracy: asha or fifo (none)
+    seed: int = 0
+    run_dir: str = "runs/search"
+    storage: str | None = None  # SQLAlchemy URL of the study; None: sqlite:///<run_dir>/study.db
+    study_name: str = "nas"
+    address: str | None = None  # Ray cluster address; None: a local Ray embedded in this process
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int = 2
+    population: int = 6  # evolution: the aging population of most recent trained trials
+    sample_size: int = 3  # evolution: tournament size
+    resume: bool = False  # continue the study in run_dir (or storage) instead of starting one
+    seed_backbones: bool = True  # first train the space's named backbones that fit the budget
+    max_proposals: int = 2000  # stop proposing after this many over-budget or invalid candidates
+    train: TrainConfig = PROXY
+    data: DataSource = field(default_factory=DataSource)
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("strategy", self.strategy, STRATEGIES), ("objective", self.objective, OBJECTIVES),
+                                     ("scheduler", self.scheduler, SCHEDULERS)):
+            if value not in allowed:
+                raise SearchError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        spaces.get(self.space)
+        checks = ((self.trials >= 1, "trials must be at least 1"), (self.budget >= 1, "budget must be positive"),
+                  (self.cpus_per_trial > 0, "cpus per trial must be positive"),
+                  (self.gpus_per_trial >= 0, "gpus per trial must be zero or more"),
+                  (self.max_concurrent >= 1, "max concurrent trials must be at least 1"))
+        for ok, message in checks:
+            if not ok:
+                raise SearchError(message)
+        if self.objective == "latency" and not self.train.latency:
+            object.__setattr__(self, "train", dataclasses.replace(self.train, latency=True))
+
+    @property
+    def storage_url(self) -> str:
+        """The study's storage: the given URL, or a SQLite file in the run directory."""
+        return self.storage or f"sqlite:///{Path(self.run_dir).resolve() / 'study.db'}"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search returns (and `nas search` prints): the front, the summary, where the files are."""
+
+    run_dir: Path
+    front: list[TrialRecord]
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent to the progress callback after every recorded trial."""
+
+    trained: int
+    total: int
+    best_accuracy: float | None
+    pareto_size: int
+    last: TrialRecord
+
+
+def mask_url(url: str) -> str:
+    """The storage URL with any password replaced by ***, for every log and message."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    if config.strategy == "evolution":
+        return AgingEvolution(config.population, config.sample_size, seed=config.seed)
+    if config.strategy == "tpe":
+        return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(4, config.trials // 4))
+    if config.strategy == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=max(4, config.population), seed=config.seed)
+    return optuna.samplers.RandomSampler(seed=config.seed)
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create the study, or load it on --resume; never silently start over a recorded one."""
+    url = config.storage_url
+    Path(config.run_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        names = [s.study_name for s in storage.get_all_studies()]
+    except Exception as err:
+        raise SearchError(f"cannot open study storage {mask_url(url)}: {err.__class__.__name__}: "
+                          f"{str(err).splitlines()[0][:160]}") from None
+    exists = config.study_name in names
+    if exists and not config.resume:
+        raise SearchError(f"study {config.study_name!r} already exists in {mask_url(url)}; pass --resume to continue "
+                          "it, or choose another --run-dir / --study-name")
+    if config.resume and not exists:
+        raise SearchError(f"nothing to resume: no study {config.study_name!r} in {mask_url(url)}")
+    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=_sampler(config),
+                                directions=["maximize", "minimize"], load_if_exists=True)
+    settings = {"space": config.space, "budget": config.budget, "objective": config.objective}
+    recorded = study.user_attrs.get("settings")
+    if recorded and recorded != settings:
+        raise SearchError(f"the study was recorded with {recorded}; resuming needs the same space, budget and objective")
+    study.set_user_attr("settings", settings)
+    return study
+
+
+def requeue_interrupted(study: optuna.Study) -> int:
+    """Trials left running by an interrupted search: record them as interrupted and queue them again."""
+    requeued = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, STATUS, "interrupted")
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if trial.params:
+            study.enqueue_trial(trial.params, user_attrs={k: v for k, v in trial.user_attrs.items() if k == NAMED})
+            requeued += 1
+    return requeued
+
+
+def seed_backbones(study: optuna.Study, config: SearchConfig) -> list[str]:
+    """Queue the space's named backbones that fit the budget, so the search starts from the fixed points."""
+    space = spaces.get(config.space)
+    seeded = []
+    for name in space.fixed_points:
+        spec = backbones.get(name)
+        if count(spec).macs <= config.budget:
+            study.enqueue_trial(space.encode(spec), user_attrs={NAMED: name})
+            seeded.append(name)
+    return seeded
+
+
+def versions() -> dict[str, str]:
+    """Versions stored with every trial, so a result can be rebuilt without the search code."""
+    return {"nas": VERSION, "torch": torch.__version__, "optuna": optuna.__version__, "python": platform.python_version()}
+
+
+def _start_ray(config: SearchConfig) -> bool:
+    """Join the cluster at --address, or start a local Ray bound to localhost; True if we started one."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    try:
+        if config.address:
+            ray.init(address=config.address, **quiet)
+        else:
+            ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), _node_ip_address="127.0.0.1", **quiet)
+    except Exception as err:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
+        where = f"the Ray cluster at {config.address}" if config.address else "a local Ray"
+        raise SearchError(f"cannot start or reach {where}: {str(err).splitlines()[0][:160]}") from None
+    return True
+
+
+def _run_trials(study: optuna.Study, config: SearchConfig, progress: Callable[[Progress], None] | None) -> None:
+    from ray import tune
+
+    from nas.runner import StudySearcher, trial_fn
+
+    scheduler = None
+    if config.scheduler == "asha" and config.train.epochs > 1:
+        scheduler = tune.schedulers.ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max",
+                                                  max_t=config.train.epochs, grace_period=1, reduction_factor=2)
+    from nas.data import load
+
+    shared = tune.with_parameters(trial_fn, data=load(config.data))  # loaded once, shared by every trial
+    trainable = tune.with_resources(shared, {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=StudySearcher(study, config, progress), scheduler=scheduler,
+                                    num_samples=-1, max_concurrent_trials=config.max_concurrent,
+                                    reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(Path(config.run_dir).resolve() / "ray"), name="trials", verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=0)),
+    )
+    tuner.fit()
+
+
+def search(config: SearchConfig | None = None, progress: Callable[[Progress], None] | None = None,
+           **settings: Any) -> SearchResult:
+    """Run a search (`nas search` in Python): `search(space="mobile", budget="300MFLOPs", trials=12)`.
+
+    Returns the Pareto front and the summary; writes trials.csv/json, pareto.json/png and summary.json
+    to the run directory. Settings are SearchConfig fields; `budget` may be a string like '300MFLOPs'."""
+    from nas.budget import parse_budget
+
+    if isinstance(settings.get("budget"), str):
+        settings["budget"] = parse_budget(settings["budget"])
+    config = dataclasses.replace(config, **settings) if config else SearchConfig(**settings)
+    space = spaces.get(config.space)
+    next(space.samples(config.seed, config.budget))  # a budget below the space's smallest network fails here
+    study = open_study(config)
+    requeued = requeue_interrupted(study) if config.resume else 0
+    seeded = seed_backbones(study, config) if config.seed_backbones and not config.resume else []
+    (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
+        {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
+         "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
+    started = _start_ray(config)
+    try:
+        _run_trials(study, config, progress)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    key = OBJECTIVES[config.objective]
+    summary = write_run(Path(config.run_dir), study, config.budget, key, {
+        "space": config.space, "strategy": config.strategy, "scheduler": config.scheduler, "seed": config.seed,
+        "storage": mask_url(config.storage_url), "study_name": config.study_name, "seeded": seeded,
+        "requeued": requeued, "train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data),
+        "versions": versions(),
+    })
+    return SearchResult(Path(config.run_dir), pareto_front(records(study), key), summary)
+
+
+def load_run(run_dir: str | Path, storage: str | None = None) -> tuple[optuna.Study, dict[str, Any]]:
+    """The study of a run directory (its SQLite file, or `storage` for a run recorded elsewhere)."""
+    info_path = Path(run_dir) / "run.json"
+    if not info_path.is_file():
+        raise SearchError(f"{run_dir} is not a search run directory (no run.json); give the --run-dir of a search")
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError:
+        raise SearchError(f"{info_path} is corrupt (not JSON)") from None
+    url = storage or info.get("storage")
+    if not url:
+        raise SearchError(f"the run in {run_dir} recorded its study in a server database; pass --storage URL")
+    try:
+        study = optuna.load_study(study_name=info["study_name"], storage=url)
+    except Exception as err:
+        raise SearchError(f"cannot load study {info.get('study_name')!r} from {mask_url(url)}: {str(err)[:160]}") from None
+    return study, info
+
+
+def report(run_dir: str | Path, storage: str | None = None) -> SearchResult:
+    """Rewrite a run's files (CSV, JSON, plot, summary) from its study and return its front."""
+    study, info = load_run(run_dir, storage)
+    key = OBJECTIVES[info["objective"]]
+    previous = Path(run_dir) / "summary.json"
+    extra = json.loads(previous.read_text()) if previous.is_file() else {}
+    summary = write_run(Path(run_dir), study, info["budget"], key, extra)
+    return SearchResult(Path(run_dir), pareto_front(records(study), key), summary)

@@ -1,0 +1,59 @@
+"""Pareto fronts, hypervolume and the evolution sampler, on literal data (no training, no Ray)."""
+import optuna
+import pytest
+
+from nas.evolution import PARENT, AgingEvolution, dominates
+from nas.records import TrialRecord, hypervolume, pareto_front
+from nas.search import mask_url
+
+
+def rec(number, accuracy, macs, status="trained", digest=None):
+    return TrialRecord(number, status, accuracy, macs, 1, digest or f"d{number}", None, None, None, None, None)
+
+
+def test_pareto_front_keeps_only_undominated_trained_trials():
+    rows = [rec(0, 0.90, 300), rec(1, 0.80, 100), rec(2, 0.85, 300),  # 2 is dominated by 0
+            rec(3, 0.95, 290, status="over_budget"), rec(4, 0.80, 100, digest="d1"),  # not trained / same network
+            rec(5, 0.70, 50), rec(6, 0.70, 60)]  # 6 is dominated by 5
+    front = pareto_front(rows)
+    assert [r.number for r in front] == [0, 1, 5]
+
+
+def test_hypervolume_by_hand():
+    # budget 400: points (100/400, .8), (300/400, .9); area = (.75 - .25) * .8 + (1 - .75) * .9
+    front = [rec(0, 0.9, 300), rec(1, 0.8, 100)]
+    assert hypervolume(front, 400) == pytest.approx(0.5 * 0.8 + 0.25 * 0.9)
+    assert hypervolume([], 400) == 0.0
+
+
+def test_dominates():
+    up, down = optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE
+    assert dominates([0.9, 100], [0.8, 200], [up, down])
+    assert not dominates([0.9, 100], [0.9, 100], [up, down])
+    assert not dominates([0.9, 300], [0.8, 200], [up, down])
+
+
+def test_mask_url_hides_passwords():
+    assert mask_url("postgresql://nas:s3cret@db.local:5432/studies") == "postgresql://nas:***@db.local:5432/studies"
+    assert "s3cret" not in mask_url("postgresql+psycopg2://u:s3cret@h/d")
+
+
+def test_evolution_children_differ_from_their_parent_in_one_parameter():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = AgingEvolution(population=4, sample_size=2, seed=0)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+
+    def objective(trial):
+        xs = [trial.suggest_int(f"x{i}", 0, 9) for i in range(4)]
+        trial.set_user_attr("status", "trained")
+        return sum(xs) / 36, xs[0] + 1
+
+    study.optimize(objective, n_trials=20)
+    children = [t for t in study.trials if PARENT in t.system_attrs]
+    assert len(children) == 16  # everything after the first `population` random trials
+    for child in children:
+        parent = study.trials[child.system_attrs[PARENT]]
+        # aging: the parent is one of the 4 most recent trained trials, never older history
+        assert child.number - 4 <= parent.number < child.number
+        changed = [k for k in child.params if child.params[k] != parent.params[k]]
+        assert len(changed) == 1

@@ -1,0 +1,105 @@
+"""`nas search` end to end on a tiny literal space and synthetic data, with the real Optuna and Ray."""
+import json
+
+import optuna
+import pytest
+
+from nas.data import DataSource
+from nas.evaluate import TrainConfig
+from nas.search import SearchConfig, SearchError, report, search
+from search_spaces import spaces
+from search_spaces.cells.conv import ConvArgs
+from search_spaces.cells.head import ClassifierArgs
+from search_spaces.errors import BudgetError
+from search_spaces.spec import Block, NetSpec, Stage
+from tests.spaces.test_base import Plain
+
+DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64)
+TRAIN = TrainConfig(epochs=2, batch_size=32, threads=1)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def plain_space(monkeypatch):
+    monkeypatch.setattr(spaces, "SPACES", {"plain": Plain()})
+
+
+def config(tmp_path, **kw):
+    settings = dict(space="plain", budget=3_000_000, trials=3, strategy="random", scheduler="fifo", data=DATA,
+                    train=TRAIN, run_dir=str(tmp_path / "run"), max_concurrent=2)
+    return SearchConfig(**(settings | kw))
+
+
+def test_search_records_every_trial_once_and_trains_only_in_budget(tmp_path, ray_local, plain_space):
+    result = search(config(tmp_path))
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}")
+    trials = study.get_trials()
+    assert [t.number for t in trials] == list(range(len(trials)))
+    trained = [t for t in trials if t.user_attrs["status"] == "trained"]
+    assert len(trained) == 3
+    for t in trials:
+        assert t.user_attrs["macs"] > 0 and len(t.user_attrs["digest"]) == 64  # every proposal keeps its cost
+        if t.user_attrs["status"] == "over_budget":
+            assert t.user_attrs["macs"] > 3_000_000 and "epochs" not in t.user_attrs  # never trained
+        else:
+            assert t.user_attrs["macs"] <= 3_000_000
+    assert all(r.macs <= 3_000_000 for r in result.front) and result.front
+    for name in ("trials.csv", "trials.json", "pareto.json", "pareto.png", "summary.json", "run.json"):
+        assert (tmp_path / "run" / name).is_file()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["by_status"]["trained"] == 3 and 0 <= summary["hypervolume"] <= 1
+
+    # the same run directory again: refused without --resume, nothing lost
+    with pytest.raises(SearchError, match="already exists .* pass --resume"):
+        search(config(tmp_path))
+    # --resume continues the same study up to the new trial count
+    search(config(tmp_path, trials=5, resume=True))
+    again = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
+    assert again[: len(trials)] == trials
+    assert sum(t.user_attrs["status"] == "trained" for t in again) == 5
+    assert report(tmp_path / "run").summary["by_status"]["trained"] == 5
+
+
+def test_duplicates_are_not_trained_twice(tmp_path, ray_local, monkeypatch):
+    class Narrow(Plain):
+        def suggest(self, trial):  # only two networks exist, so a search of 2 trials proposes duplicates
+            width = 8 * (1 + trial.suggest_int("only", 0, 1))
+            stages = (Stage((Block("conv", ConvArgs(8, 1, 2)),)), Stage((Block("conv", ConvArgs(width, 1, 2)),)))
+            return NetSpec(stem=(), stages=stages, head=(Block("classifier", ClassifierArgs()),), resolution=32,
+                           num_classes=10)
+
+        def encode(self, spec):
+            return {"only": spec.stages[1].blocks[0].args.out_channels // 8 - 1}
+
+    monkeypatch.setattr(spaces, "SPACES", {"plain": Narrow()})
+    search(config(tmp_path, trials=2, max_concurrent=1, strategy="random", seed=3, budget=10**9))
+    trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
+    trained = [t for t in trials if t.user_attrs["status"] == "trained"]
+    duplicates = [t for t in trials if t.user_attrs["status"] == "duplicate"]
+    assert len({t.user_attrs["digest"] for t in trained}) == len(trained) == 2
+    assert duplicates  # random proposals over two networks repeat (seed 3 proposes at least one)
+    for dup in duplicates:
+        if "duplicate_of" in dup.user_attrs:
+            original = trials[dup.user_attrs["duplicate_of"]]
+            assert dup.values == original.values and original.user_attrs["digest"] == dup.user_attrs["digest"]
+
+
+def test_budget_below_the_smallest_network(tmp_path, plain_space):
+    with pytest.raises(BudgetError, match="below the smallest network of space 'plain'"):
+        search(config(tmp_path, budget=1000))
+    assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_bad_settings_are_one_line_errors(tmp_path, plain_space):
+    with pytest.raises(SearchError, match="unknown strategy 'annealing'; expected one of evolution, tpe, nsga2, random"):
+        config(tmp_path, strategy="annealing")
+    with pytest.raises(SearchError, match="nothing to resume"):
+        search(config(tmp_path, resume=True))
