@@ -127,6 +127,13 @@ def _clamp(value: int, low: int, high: int) -> int:
     return min(max(value, low), high)
 
 
+def _stem_kind(stem: tuple[Block, ...]) -> str:
+    """The stem kind a spec's stem looks like (decode checks the rest)."""
+    if len(stem) == 1:
+        return "simple"
+    return "resnet" if getattr(stem[1].args, "padding", 1) else "caffe"
+
+
 def _find(label: str, choices: tuple[Any, ...], gives: Callable[[Any], bool]) -> Any:
     """The first choice of a parameter that reproduces the spec's value; SpaceError if none does."""
     for choice in choices:
@@ -217,7 +224,8 @@ class ResNetSpace(Space):
         for i in range(trial.suggest_int("num_stages", 3, 5)):
             p = f"s{i + 1}"
             kind = trial.suggest_categorical(f"{p}.kind", KINDS)
-            depth = _clamp(math.ceil(trial.suggest_int(f"{p}.depth", 1, MAX_DEPTH[i]) * depth_mult), 1, MAX_DEPTH[i])
+            depth = math.ceil(trial.suggest_int(f"{p}.depth", 1, MAX_DEPTH[i]) * depth_mult)
+            depth = _clamp(depth, 1, MAX_DEPTH[i])
             stride = trial.suggest_categorical(f"{p}.stride", STRIDES)
             out = trial.suggest_int(f"{p}.out_channels", MIN_WIDTH, MAX_WIDTH[i], step=8)
             out = _clamp(scale_channels(out, width), MIN_WIDTH, MAX_WIDTH[i])
@@ -232,7 +240,7 @@ class ResNetSpace(Space):
         stem = spec.stem[0].args
         params: Params = {
             "resolution": spec.resolution, "width_mult": 1.0, "depth_mult": 1.0,
-            "stem": "simple" if len(spec.stem) == 1 else ("resnet" if getattr(spec.stem[1].args, "padding", 1) else "caffe"),
+            "stem": _stem_kind(spec.stem),
             "stem_width": stem.out_channels, "num_stages": len(spec.stages),
         }
         c_in = stem.out_channels
