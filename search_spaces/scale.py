@@ -11,6 +11,8 @@
   output; for MBConv also the expansion and SE widths rescaled to that input). Specs write a torchvision
   stage row "r3, 16 -> 24" as `mbconv(24, mid 96) x1` then `mbconv(24, mid 144) x2`, because explicit
   widths cannot express copies whose input differs from the first block's; the group restores the row.
+  (A hand-written `mbconv(24, mid 96) x3` row on a 16-channel input comes back as the first block plus
+  continuation copies of mid 144: the network's own copies would keep mid 96.)
 - resolution: the spec's input side. The stem and the head keep their depth; the class count is kept.
 
 EfficientNet-B1..B7 are `multiply(efficientnet_b0, w, d, r)` with the published triples, exactly.

@@ -46,7 +46,7 @@ def _append(blocks: list[Block], cell: str, args: object, count: int) -> None:
 
 def _mb_rows(in_c: int, rows: list[Row], act: str, se_rule: SeRule, se_act: str, gate: str) -> tuple[Stage, int]:
     """One stage from stage rows: each row is its first block, then its stride-1 copies."""
-    blocks = []
+    blocks: list[Block] = []
     for t, out, n, stride, k, se in rows:
         for count, (cin, s) in ((1, (in_c, stride)), (n - 1, (out, 1))):
             mid = round(cin * t)
@@ -57,12 +57,13 @@ def _mb_rows(in_c: int, rows: list[Row], act: str, se_rule: SeRule, se_act: str,
 
 
 def _mb_net(stem: int, stages: list[list[Row]], act: str, head: tuple[Block, ...], se_rule: SeRule = efficientnet_se,
-            se_act: str = "relu", gate: str = "sigmoid", resolution: int = 224) -> NetSpec:
+            se_act: str = "relu", gate: str = "sigmoid") -> NetSpec:
+    """A 3x3/2 stem, the stages of inverted residuals, the head; at 224."""
     built, c = [], stem
     for rows in stages:
         stage, c = _mb_rows(c, rows, act, se_rule, se_act, gate)
         built.append(stage)
-    return NetSpec(stem=_stem(stem, act), stages=tuple(built), head=head, resolution=resolution)
+    return NetSpec(stem=_stem(stem, act), stages=tuple(built), head=head)
 
 
 def _head(conv: int, act: str, hidden: tuple[int, ...] = (), dropout: float = 0.0) -> tuple[Block, ...]:
@@ -225,8 +226,8 @@ def _efficientnet_row(name: str) -> Backbone:
 BACKBONES: tuple[Backbone, ...] = (
     _row("mobilenet_v1", 224, mobilenet_v1, Reference(
         "timm 1.0 mobilenetv1_100", 4_231_976, 568_700_000, G4,
-        "569 M mult-adds, 4.2 M params", 70.6,
-        "Paper top-1 70.6 (TF-slim checkpoint 70.9). timm uses ReLU6; the paper's ReLU changes no count.")),
+        "569 M mult-adds, 4.2 M params, 70.6 % top-1", 75.388,
+        "75.388 is timm's ra4 recipe (TF-slim checkpoint 70.9). timm uses ReLU6; the paper's ReLU changes no count.")),
     _row("mobilenet_v2", 224, mobilenet_v2, Reference(
         "torchvision 0.28 mobilenet_v2", 3_504_872, 300_800_000, G4, "3.4 M, 300 M MAdds", 71.878,
         "The paper's 3.4 M (TF 3.47 M) comes from the 1001-class TF head and whether BN is counted.")),
@@ -237,8 +238,8 @@ BACKBONES: tuple[Backbone, ...] = (
         "torchvision 0.28 mobilenet_v3_small", 2_542_856, 56_510_400, 0, "2.5 M, 56 M MAdds", 67.668,
         "The TF model-zoo README's 66 M MACs / 2.9 M params disagree with both the code and the paper.")),
     _row("mnasnet_a1", 224, mnasnet_a1, Reference(
-        "timm 1.0 semnasnet_100", 3_887_038, 311_600_000, G4, "3.9 M, 312 M MAdds (README table: 315.2 M)", 75.2,
-        "torchvision mnasnet1_0 is the B1 variant without SE, not A1.")),
+        "timm 1.0 semnasnet_100", 3_887_038, 311_600_000, G4, "3.9 M, 312 M MAdds (README table: 315.2 M), 75.2 % top-1", 75.452,
+        "75.452 is timm's weights. torchvision mnasnet1_0 is the B1 variant without SE, not A1.")),
     _row("proxylessnas_mobile", 224, proxylessnas_mobile, Reference(
         "pytorchcv 0.0.74 proxylessnas_mobile", 4_080_512, 320_400_000, G4,
         "official log: 4.08 M params, 320.4 M FLOPs", 74.594,
@@ -246,10 +247,10 @@ BACKBONES: tuple[Backbone, ...] = (
     _row("antnet", 224, antnet, Reference(
         "dhananjaisharma10/ANTNet (third-party reimplementation, g=1)", 3_812_039, 313_900_000, G4,
         "3.7 M params (g=1), 72.8 % top-1", 72.8,
-        "No official code. The reimplementation has convs with bias and no BN, an expansion conv even at ratio "
-        "1 and a 1x1 conv to 1280 without activation; the paper's 3.7 M is about 0.1 M below it, so the "
-        "official head or expansion layout differs in a way the paper does not pin down. Its MACs are "
-        "an estimate.")),
+        "No official code; we match the reimplementation exactly (convs with bias and no BN, an expansion conv "
+        "even at ratio 1, a 1x1 conv to 1280 without activation). Its 3.81 M is 0.11 M (3 %) above the "
+        "paper's rounded 3.7 M; BN instead of biases would add 18 K, not remove it, so the gap lies in a "
+        "layout the paper does not pin down (the attention convs hold 323 K here). Its MACs are an estimate.")),
     _row("efficientnet_b0", 224, efficientnet_b0, Reference(
         "torchvision 0.28 efficientnet_b0", 5_288_548, 385_800_000, G4, "5.3 M / 0.39 B", 77.692,
         "Paper v1 top-1 76.3, later revisions 77.1; torchvision's weights reach 77.692.")),

@@ -58,25 +58,21 @@ class MBConvArgs:
 
 
 class MBConv(nn.Module):
-    """The inverted residual block; children `expand` (optional), `dw`, `se` (optional), `project`."""
+    """The inverted residual block; children `expand`, `dw`, `se` (Identity when absent), `project`."""
 
     def __init__(self, a: MBConvArgs, in_channels: int):
         super().__init__()
         mid = a.mid_channels
+        self.expand = nn.Identity()
         if mid != in_channels:
             self.expand = conv_bn_act(in_channels, mid, 1, activation_name=a.activation)
         self.dw = conv_bn_act(mid, mid, a.kernel_size, a.stride, groups=mid, activation_name=a.activation)
-        if a.se_channels:
-            self.se = SqueezeExcite(mid, a.se_channels, a.se_activation, a.se_gate)
+        self.se = SqueezeExcite(mid, a.se_channels, a.se_activation, a.se_gate) if a.se_channels else nn.Identity()
         self.project = conv_bn_act(mid, a.out_channels, 1, activation_name="none")
         self.shortcut = a.residual and a.stride == 1 and in_channels == a.out_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.expand(x) if hasattr(self, "expand") else x
-        y = self.dw(y)
-        if hasattr(self, "se"):
-            y = self.se(y)
-        y = self.project(y)
+        y = self.project(self.se(self.dw(self.expand(x))))
         return x + y if self.shortcut else y
 
 

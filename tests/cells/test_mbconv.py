@@ -48,9 +48,9 @@ def test_conv_head_is_exact_in_a_network(args):
 
 def test_expansion_conv_exists_iff_mid_differs_from_input():
     cell = get("mbconv")
-    assert not hasattr(cell.build(MBConvArgs(16, 32), 32), "expand")
-    assert hasattr(cell.build(MBConvArgs(16, 32), 16), "expand")
-    assert hasattr(get("ant").build(AntArgs(16, 32, 4), 32), "expand")  # ANTNet always expands
+    assert isinstance(cell.build(MBConvArgs(16, 32), 32).expand, torch.nn.Identity)
+    assert isinstance(cell.build(MBConvArgs(16, 32), 16).expand, torch.nn.Sequential)
+    assert isinstance(get("ant").build(AntArgs(16, 32, 4), 32).expand, torch.nn.Sequential)  # ANTNet always expands
 
 
 def test_residual_only_when_shapes_allow():
