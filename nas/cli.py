@@ -142,6 +142,46 @@ def _export(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _scale(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import optuna
+
+    from nas.budget import parse_budget
+    from nas.search import PROXY, SearchConfig
+    from nas.sweeps import phi_sweep, search_coefficients, write_sweep
+    from scaling.compound import CompoundScaling, largest_phi
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    base = load_spec(args.base)
+    scaling = CompoundScaling(args.alpha, args.beta, args.gamma)
+    print(f"compound scaling of {args.base}: alpha={scaling.alpha:g} (depth), beta={scaling.beta:g} (width), "
+          f"gamma={scaling.gamma:g} (resolution); alpha*beta^2*gamma^2 = {scaling.flops_factor:.3f}")
+    if args.to:
+        phi, spec = largest_phi(base, parse_budget(args.to), scaling)
+        args.phi = [phi]
+        print(f"largest phi within {args.to}: {phi:g}")
+    config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed,
+                          train=dataclasses.replace(PROXY, epochs=args.epochs or PROXY.epochs))
+    if args.search_coefficients:
+        best, rows = search_coefficients(base, config, args.trials, progress=_progress_bar)
+        sys.stderr.write("\n")
+        print(f"best coefficients: alpha={best.alpha:g}, beta={best.beta:g}, gamma={best.gamma:g}")
+    else:
+        train = args.train
+        rows = phi_sweep(base, args.phi, scaling, train, config, progress=_progress_bar if train else None)
+        if train:
+            sys.stderr.write("\n")
+    print(f"{'phi':>5} {'alpha/beta/gamma':>17} {'width':>7} {'depth':>7} {'res':>5} {'FLOPs':>9} {'params':>9} {'accuracy':>9}")
+    for r in rows:
+        acc = "-" if r.accuracy is None else f"{r.accuracy:.4f}"
+        phi = "-" if r.phi is None else f"{r.phi:g}"
+        print(f"{phi:>5} {r.coefficients:>17} {r.width:>7.3f} {r.depth:>7.3f} {r.resolution:>5} "
+              f"{format_flops(r.macs):>9} {format_params(r.params):>9} {acc:>9}")
+    files = write_sweep(args.run_dir, rows, f"{args.base}: compound scaling")
+    print(f"{FLOPS_NOTE}.\nfiles: {', '.join(str(f) for f in files)}")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     top = argparse.ArgumentParser(prog="nas", description="Neural architecture search and scaling toolkit.")
@@ -201,6 +241,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file")
     p.add_argument("--storage", help="study database URL, for runs recorded in a server database")
     p.set_defaults(run=_export)
+
+    p = sub.add_parser("scale", help="compound scaling: phi sweeps, coefficient search, scale to a budget")
+    p.add_argument("base", help="backbone name or spec JSON file")
+    p.add_argument("--phi", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0], help="phi values to sweep")
+    p.add_argument("--alpha", type=float, default=1.2, help="depth coefficient")
+    p.add_argument("--beta", type=float, default=1.1, help="width coefficient")
+    p.add_argument("--gamma", type=float, default=1.15, help="resolution coefficient")
+    p.add_argument("--to", help="scale to the largest phi within this FLOPs budget, e.g. 1.8GFLOPs")
+    p.add_argument("--train", action="store_true", help="proxy-train every scaled network")
+    p.add_argument("--search-coefficients", action="store_true", help="grid-search alpha, beta, gamma at phi = 1")
+    p.add_argument("--trials", type=int, help="coefficient triples to train (default: the whole feasible grid)")
+    p.add_argument("--epochs", type=int, help="proxy epochs per network")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--run-dir", default="runs/scale", help="where the study and the table go")
+    p.set_defaults(run=_scale)
     return top
 
 

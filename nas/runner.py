@@ -15,10 +15,8 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.data import DataSource
-from nas.evaluate import Metrics, TrainConfig, evaluate
-from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, NAMED, PARAMS, SPEC, STATUS, TrialRecord,
-                         pareto_front, record, records)
-from search_spaces import spaces
+from nas.evaluate import TrainConfig, evaluate
+from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, PARAMS, SPEC, STATUS, pareto_front, records)
 from search_spaces.errors import SpaceError, SpecError
 from search_spaces.network import count
 from search_spaces.spec import from_json
@@ -45,7 +43,7 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
 
     try:
         metrics = evaluate(spec, train, data, report)
-    except Exception as err:  # noqa: BLE001: whatever the candidate does, the search records it and goes on
+    except Exception as err:  # whatever the candidate does, the search records it and goes on
         tune.report(base | {"accuracy": -1.0, "epoch": train.epochs, "final": True,
                             "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"})
         return
@@ -58,10 +56,9 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
 class StudySearcher(Searcher):
     """Ray Tune Searcher asking an Optuna study for candidates and telling it the outcomes."""
 
-    def __init__(self, study: optuna.Study, config: Any, progress: Callable[[Any], None] | None = None):
+    def __init__(self, study: optuna.Study, config: Any, space: Any, progress: Callable[[Any], None] | None = None):
         super().__init__(metric="accuracy", mode="max")
-        self.study, self.config, self.progress = study, config, progress
-        self.space = spaces.get(config.space)
+        self.study, self.config, self.space, self.progress = study, config, space, progress
         self.key = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}[config.objective]
         self.running: dict[str, optuna.trial.Trial] = {}
         self.rejected = 0

@@ -15,21 +15,21 @@ import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import optuna
 import torch
 from optuna.trial import TrialState
 
 from nas.data import DataSource
-from nas.evaluate import TrainConfig, evaluate
+from nas.evaluate import TrainConfig
 from nas.evolution import AgingEvolution
-from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, NAMED, PARAMS, SPEC, STATUS, TrialRecord,
+from nas.records import (MACS, NAMED, PARAMS, STATUS, TrialRecord,
                          pareto_front, records, write_run)
 from search_spaces import backbones, spaces
-from search_spaces.errors import NasError, SpaceError, SpecError
+from search_spaces.errors import NasError
 from search_spaces.network import count
-from search_spaces.spec import from_json
+from search_spaces.spaces.base import Space
 
 STRATEGIES = ("evolution", "tpe", "nsga2", "random")
 OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
@@ -73,7 +73,6 @@ class SearchConfig:
                                      ("scheduler", self.scheduler, SCHEDULERS)):
             if value not in allowed:
                 raise SearchError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-        spaces.get(self.space)
         checks = ((self.trials >= 1, "trials must be at least 1"), (self.budget >= 1, "budget must be positive"),
                   (self.cpus_per_trial > 0, "cpus per trial must be positive"),
                   (self.gpus_per_trial >= 0, "gpus per trial must be zero or more"),
@@ -168,13 +167,12 @@ def requeue_interrupted(study: optuna.Study) -> int:
     return requeued
 
 
-def seed_backbones(study: optuna.Study, config: SearchConfig) -> list[str]:
+def seed_backbones(study: optuna.Study, space: Space, budget: int) -> list[str]:
     """Queue the space's named backbones that fit the budget, so the search starts from the fixed points."""
-    space = spaces.get(config.space)
     seeded = []
     for name in space.fixed_points:
         spec = backbones.get(name)
-        if count(spec).macs <= config.budget:
+        if count(spec).macs <= budget:
             study.enqueue_trial(space.encode(spec), user_attrs={NAMED: name})
             seeded.append(name)
     return seeded
@@ -203,7 +201,8 @@ def _start_ray(config: SearchConfig) -> bool:
     return True
 
 
-def _run_trials(study: optuna.Study, config: SearchConfig, progress: Callable[[Progress], None] | None) -> None:
+def _run_trials(study: optuna.Study, config: SearchConfig, space: Space,
+                progress: Callable[[Progress], None] | None) -> None:
     from ray import tune
 
     from nas.runner import StudySearcher, trial_fn
@@ -218,7 +217,7 @@ def _run_trials(study: optuna.Study, config: SearchConfig, progress: Callable[[P
     trainable = tune.with_resources(shared, {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=StudySearcher(study, config, progress), scheduler=scheduler,
+        tune_config=tune.TuneConfig(search_alg=StudySearcher(study, config, space, progress), scheduler=scheduler,
                                     num_samples=-1, max_concurrent_trials=config.max_concurrent,
                                     reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(Path(config.run_dir).resolve() / "ray"), name="trials", verbose=0,
@@ -227,28 +226,38 @@ def _run_trials(study: optuna.Study, config: SearchConfig, progress: Callable[[P
     tuner.fit()
 
 
-def search(config: SearchConfig | None = None, progress: Callable[[Progress], None] | None = None,
-           **settings: Any) -> SearchResult:
+def search(config: SearchConfig | None = None, progress: Callable[[Progress], None] | None = None, *,
+           space: Space | None = None, enqueue: Sequence[dict[str, Any]] = (), **settings: Any) -> SearchResult:
     """Run a search (`nas search` in Python): `search(space="mobile", budget="300MFLOPs", trials=12)`.
 
     Returns the Pareto front and the summary; writes trials.csv/json, pareto.json/png and summary.json
-    to the run directory. Settings are SearchConfig fields; `budget` may be a string like '300MFLOPs'."""
+    to the run directory. Settings are SearchConfig fields; `budget` may be a string like '300MFLOPs'.
+    `space` may be a Space object instead of a registered name (compound-scaling sweeps use this), and
+    `enqueue` lists parameter points to try first (in a new study)."""
     from nas.budget import parse_budget
 
     if isinstance(settings.get("budget"), str):
         settings["budget"] = parse_budget(settings["budget"])
+    if isinstance(settings.get("space"), Space):
+        space = settings.pop("space")
+    if space is not None:
+        settings["space"] = space.name
     config = dataclasses.replace(config, **settings) if config else SearchConfig(**settings)
-    space = spaces.get(config.space)
+    space = space or spaces.get(config.space)
     next(space.samples(config.seed, config.budget))  # a budget below the space's smallest network fails here
     study = open_study(config)
     requeued = requeue_interrupted(study) if config.resume else 0
-    seeded = seed_backbones(study, config) if config.seed_backbones and not config.resume else []
+    seeded = []
+    if not config.resume:
+        seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
+        for params in enqueue:
+            study.enqueue_trial(dict(params))
     (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
         {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
          "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
     started = _start_ray(config)
     try:
-        _run_trials(study, config, progress)
+        _run_trials(study, config, space, progress)
     finally:
         if started:
             import ray

@@ -1,0 +1,93 @@
+"""Compound scaling: EfficientNet-B1..B7 from B0, the rounding rules, the FLOPs growth per phi, the grid."""
+import dataclasses
+
+import pytest
+
+from scaling.compound import CompoundScaling, ScalingError, feasible_grid, largest_phi, scale, scale_resolution
+from scaling.spaces import CoefficientSpace, PhiSpace
+from search_spaces import backbones
+from search_spaces.network import count
+from search_spaces.scale import make_divisible
+
+# (width, depth, resolution) per model: tensorflow/tpu efficientnet_builder.efficientnet_params (backbones.md §2)
+PUBLISHED = {
+    "efficientnet_b1": (1.0, 1.1, 240), "efficientnet_b2": (1.1, 1.2, 260), "efficientnet_b3": (1.2, 1.4, 300),
+    "efficientnet_b4": (1.4, 1.8, 380), "efficientnet_b5": (1.6, 2.2, 456), "efficientnet_b6": (1.8, 2.6, 528),
+    "efficientnet_b7": (2.0, 3.1, 600),
+}
+# torchvision num_params (backbones.md §2)
+PARAMS = {"efficientnet_b1": 7_794_184, "efficientnet_b2": 9_109_994, "efficientnet_b3": 12_233_232,
+          "efficientnet_b4": 19_341_616, "efficientnet_b5": 30_389_784, "efficientnet_b6": 43_040_704,
+          "efficientnet_b7": 66_347_960}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_b1_to_b7_are_b0_scaled_by_the_published_triples(name):
+    width, depth, resolution = PUBLISHED[name]
+    scaled = scale(backbones.get("efficientnet_b0"), width=width, depth=depth, resolution=resolution)
+    named = backbones.get(name)
+    # channels per stage, repeats, resolution: everything but the classifier's dropout rate, which the
+    # published models raise with size (0.2 .. 0.5) as a training setting, not a scaling rule
+    def undropped(head):
+        return tuple(dataclasses.replace(b, args=dataclasses.replace(b.args, dropout=0.0))
+                     if hasattr(b.args, "dropout") else b for b in head)
+
+    assert undropped(scaled.head) == undropped(named.head)
+    assert (scaled.stem, scaled.stages, scaled.resolution) == (named.stem, named.stages, named.resolution)
+    assert count(scaled).params == PARAMS[name] and count(scaled).macs == count(named).macs
+
+
+def test_rounding_rules_on_literal_cases():
+    assert make_divisible(32 * 1.1) == 32  # 35.2 -> 32 (not below 90 % of 35.2)
+    assert make_divisible(16 * 1.4) == 24  # 22.4 -> 24
+    assert make_divisible(80 * 1.1) == 88  # B2's stage 4
+    assert make_divisible(40 * 1.1) == 48  # 44 -> 48 (nearest multiple of 8, ties up)
+    assert make_divisible(10.0) == 16  # 8 would be below 90 % of 10
+    assert scale_resolution(224, 1.15) == 256  # 257.6 -> 256
+    assert scale_resolution(224, 1.0) == 224
+
+
+def test_phi_zero_is_the_base_and_depth_rounds_up():
+    base = backbones.get("efficientnet_b0")
+    assert scale(base, 0) == base
+    one = scale(base, 1)  # depth 1.2: EfficientNet-B0's stage repeats 1,2,2,3,3,4,1 become 2,3,3,4,4,5,2
+    assert sum(b.repeats for s in one.stages for b in s.blocks) == 2 + 3 + 3 + 4 + 4 + 5 + 2
+    assert one.resolution == 256
+
+
+@pytest.mark.parametrize("name", ["efficientnet_b0", "resnet18", "mobilenet_v2"])
+def test_flops_grow_by_about_alpha_beta2_gamma2_per_phi(name):
+    base = backbones.get(name)
+    macs = [count(scale(base, phi)).macs for phi in range(4)]
+    assert macs == sorted(macs)
+    growth = (macs[3] / macs[0]) ** (1 / 3)  # geometric mean per step
+    assert abs(growth / CompoundScaling().flops_factor - 1) < 0.15  # rounding of depth and channels only
+
+
+def test_largest_phi_within_budget():
+    base = backbones.get("efficientnet_b0")
+    phi, spec = largest_phi(base, 1_800_000_000)
+    assert count(spec).macs <= 1_800_000_000 < count(scale(base, phi + 0.05)).macs
+    with pytest.raises(ScalingError, match="already over the budget"):
+        largest_phi(base, 100_000_000)
+
+
+def test_feasible_grid_and_spaces():
+    grid = feasible_grid(tolerance=0.1)
+    assert CompoundScaling(1.2, 1.1, 1.15) in grid  # 1.92, within 0.1 of 2
+    assert all(abs(g.flops_factor - 2) <= 0.1 + 1e-9 for g in grid)
+    assert CompoundScaling(1.4, 1.4, 1.4) not in grid
+    base = backbones.get("resnet18")
+    space = CoefficientSpace(base, grid[:5])
+    for seed in range(5):
+        spec = space.sample(seed)
+        assert space.contains(spec)
+    phis = PhiSpace(base, (0.0, 1.0, 2.0))
+    assert phis.decode({"phi": 1.0}) == scale(base, 1.0)
+
+
+def test_bad_coefficients():
+    with pytest.raises(ScalingError, match="compound scaling beta must be in \\[1, 4\\], got 0.9"):
+        CompoundScaling(1.2, 0.9, 1.15)
+    with pytest.raises(ScalingError, match="either phi or explicit"):
+        scale(backbones.get("resnet18"), 1.0, width=1.1)
