@@ -7,11 +7,12 @@
   padding (AlexNet's 11x11/4 with padding 2); a row of a stride-1 'same' conv may repeat (VGG). The head
   pools to `head.pool_size` and runs `head.hidden` linear layers of `head.hidden_width`.
 - fire: a 7x7 or 3x3 stride-2 stem conv (no padding), then stages that each open with a 3x3/2 ceil-mode
-  max pool and hold fire modules (squeeze, and equal 1x1 / 3x3 expand widths); SqueezeNet's conv head.
+  max pool and holds rows of repeated fire modules (squeeze, and equal 1x1 / 3x3 expand widths);
+  SqueezeNet's conv head.
 
 Row labels count the spec's rows: `s2.b1` is a stage's first row (for fire stages, b1 is the pool and the
 fires are b2..). Widths are multiples of 16 (squeeze widths of 8) so that `width_mult` keeps them on the
-grid; `depth_mult` multiplies the repeats of conv rows and the number of fires.
+grid; `depth_mult` multiplies the repeats of conv and fire rows.
 """
 from __future__ import annotations
 
@@ -99,10 +100,11 @@ class ClassicSpace(Space):
         stages = []
         for s in range(1, trial.suggest_int("stages", 2, 4) + 1):
             rows = [Block("maxpool", FIRE_POOL)]
-            for b in range(2, depth(trial.suggest_int(f"s{s}.depth", 1, 4), deep) + 2):
+            for b in range(2, trial.suggest_int(f"s{s}.rows", 1, 3) + 2):
                 squeeze = scale_channels(trial.suggest_int(f"s{s}.b{b}.squeeze_channels", *SQUEEZE), width)
                 expand = scale_channels(trial.suggest_int(f"s{s}.b{b}.expand_channels", *EXPAND), width)
-                rows.append(Block("fire", FireArgs(squeeze, expand, expand)))
+                repeats = depth(trial.suggest_int(f"s{s}.b{b}.repeats", 1, 3), deep)
+                rows.append(Block("fire", FireArgs(squeeze, expand, expand), repeats))
             stages.append(Stage(tuple(rows)))
         head = Block("conv_classifier", ConvClassifierArgs(dropout))
         return NetSpec(stem=(stem,), stages=tuple(stages), head=(head,), resolution=resolution)
@@ -119,10 +121,11 @@ class ClassicSpace(Space):
             params |= {"kind": "fire", "stem.kernel_size": stem.kernel_size,
                        "stem.out_channels": base_width(stem.out_channels, width, *STEM)}
             for s, stage in enumerate(spec.stages, 1):
-                params[f"s{s}.depth"] = base_depth(len(stage.blocks) - 1, deep, 1, 4)
+                params[f"s{s}.rows"] = len(stage.blocks) - 1
                 for b, row in enumerate(stage.blocks[1:], 2):
                     params[f"s{s}.b{b}.squeeze_channels"] = base_width(row.args.squeeze_channels, width, *SQUEEZE)
                     params[f"s{s}.b{b}.expand_channels"] = base_width(row.args.expand1x1_channels, width, *EXPAND)
+                    params[f"s{s}.b{b}.repeats"] = base_depth(row.repeats, deep, 1, 3)
             return params
         first = spec.stages[0].blocks[0].args
         pool = spec.stages[0].blocks[-1].args

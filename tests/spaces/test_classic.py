@@ -27,7 +27,8 @@ def test_alexnet_encoding_reads_like_the_paper():
     params = SPACE.encode(backbones.get("alexnet"))
     assert params["kind"] == "plain" and params["pool"] == "max3" and params["stages"] == 3
     assert (params["s1.b1.kernel_size"], params["s1.b1.stride"], params["s1.b1.padding"]) == (11, 4, 2)
-    assert [params[f"s3.b{b}.out_channels"] for b in (1, 2, 3)] == [384, 256, 256]
+    assert [params[f"s3.b{b}.out_channels"] for b in (1, 2)] == [384, 256]  # 384, then 256 twice
+    assert (params["s3.b1.repeats"], params["s3.b2.repeats"]) == (1, 2)
 
 
 def test_width_scaled_vgg_stays_a_point():
