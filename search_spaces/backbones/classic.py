@@ -11,6 +11,7 @@ from search_spaces.backbones import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.fire import FireArgs
 from search_spaces.cells.head import ClassifierArgs, ConvClassifierArgs
+from search_spaces.errors import check_choice
 from search_spaces.spec import Block, NetSpec, Stage
 
 MAXPOOL = Block("maxpool", PoolArgs(3, 2))  # AlexNet's overlapping 3x3/2 pool
@@ -32,6 +33,8 @@ SQUEEZENET_1_1 = (
     ((32, 128, 128, 2),),  # fire4-5
     ((48, 192, 192, 2), (64, 256, 256, 2)),  # fire6-9
 )
+# version: (conv1 as (out_channels, kernel_size), with stride 2 and no padding; fire rows)
+SQUEEZENET = {"1_0": ((96, 7), SQUEEZENET_1_0), "1_1": ((64, 3), SQUEEZENET_1_1)}
 
 
 def plain_conv(out_channels: int, kernel_size: int = 3, stride: int = 1, padding: int | None = None,
@@ -66,14 +69,14 @@ def vgg16(norm: bool = False) -> NetSpec:
 
 def squeezenet(version: str) -> NetSpec:
     """torchvision SqueezeNet 1.0 (7x7/2 conv to 96) or 1.1 (3x3/2 conv to 64, earlier pools)."""
-    conv1 = plain_conv(96, 7, 2, 0) if version == "1_0" else plain_conv(64, 3, 2, 0)
-    table = SQUEEZENET_1_0 if version == "1_0" else SQUEEZENET_1_1
+    check_choice("squeezenet", "version", version, SQUEEZENET)
+    (width, kernel_size), table = SQUEEZENET[version]
     stages = tuple(
         Stage((CEIL_MAXPOOL,) + tuple(Block("fire", FireArgs(sq, e1, e3), n) for sq, e1, e3, n in rows))
         for rows in table
     )
     return NetSpec(
-        stem=(conv1,),
+        stem=(plain_conv(width, kernel_size, 2, 0),),
         stages=stages,
         head=(Block("conv_classifier", ConvClassifierArgs(dropout=0.5)),),
         resolution=224,

@@ -12,6 +12,7 @@ from search_spaces.backbones import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.shuffle import ShuffleV1Args, ShuffleV2Args
+from search_spaces.errors import check_choice
 from search_spaces.spec import Block, NetSpec, Stage
 
 REPEATS = (4, 8, 4)
@@ -43,6 +44,8 @@ def shufflenet_v1(widths: tuple[int, ...] = (240, 480, 960), groups: int = 3) ->
 
 def shufflenet_v2(size: str, split: str = "torchvision") -> NetSpec:
     """ShuffleNet v2 at a width ("x0_5".."x2_0"); `split` "torchvision" or "megvii" picks the first units."""
+    check_choice("shufflenet_v2", "size", size, V2_WIDTHS)
+    check_choice("shufflenet_v2", "split", split, ("torchvision", "megvii"))
     widths, last = V2_WIDTHS[size]
     stages, channels = [], STEM_CHANNELS
     for width, repeats in zip(widths, REPEATS):

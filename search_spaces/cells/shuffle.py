@@ -12,6 +12,10 @@ the input is split in half, one half passes through and the other runs 1x1 (BN, 
 `proj_channels`, BN, ReLU) and the main branch. The main branch makes the remaining channels, the two are
 concatenated and shuffled in 2 groups. torchvision's downsampling unit splits `out_channels` in half
 (`proj_channels = out_channels // 2`); Megvii's keeps the input width (`proj_channels = in_channels`).
+
+`channel_shuffle` is torchvision's (view as groups x channels per group, transpose). Megvii's v2 shuffles
+before splitting rather than after concatenating, and its v1 reshape is the inverse permutation: the same
+networks up to a fixed channel order, with the same cost.
 """
 from __future__ import annotations
 
