@@ -4,6 +4,7 @@ import pytest
 from search_spaces import backbones
 from search_spaces.errors import SpaceError
 from search_spaces.network import count
+from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.shuffle import SPACE
 
@@ -27,8 +28,15 @@ def test_backbone_is_a_fixed_point(name):
 def test_megvii_split_is_a_parameter():
     tv = SPACE.encode(backbones.get("shufflenet_v2_x1_0"))
     megvii = SPACE.encode(backbones.get("shufflenet_v2_x1_0_megvii"))
-    assert tv["split"] == "torchvision" and megvii["split"] == "megvii"
-    assert {k for k in tv if tv[k] != megvii[k]} == {"split", "head.bias"}
+    assert tv["s1.split"] == "torchvision" and megvii["s1.split"] == "megvii"
+    # later stages double their input, so both splits give the same projection (out // 2 == in)
+    assert {k for k in tv if tv[k] != megvii[k]} == {"s1.split", "head.bias"}
+
+
+@pytest.mark.parametrize("name", ["shufflenet_v2_x1_0", "shufflenet_v2_x1_5_megvii", "shufflenet_v2_x2_0"])
+@pytest.mark.parametrize("width", [0.5, 0.75])
+def test_width_scaled_v2_stays_a_point(name, width):
+    assert SPACE.contains(multiply(backbones.get(name), width))
 
 
 def test_samples_round_trip_and_are_seeded():
