@@ -76,3 +76,10 @@ def test_smallest_is_valid_and_below_densenet121():
     smallest = SPACE.smallest()
     assert SPACE.contains(smallest)
     assert count(smallest).macs < count(backbones.get("densenet121")).macs
+
+
+@pytest.mark.parametrize("width", [0.5, 0.75])
+def test_width_scaled_densenet_stays_a_point(width):
+    from search_spaces.scale import multiply
+
+    assert SPACE.contains(multiply(backbones.get("densenet121"), width))
