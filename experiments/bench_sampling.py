@@ -1,0 +1,104 @@
+"""How fast can a search space hand out candidates that fit a budget?
+
+Claim (target): at least 5,000 in-budget candidates per second from the `mobile` space at a budget of
+300 M multiply-adds, on one CPU core: `space.samples(seed, budget=300_000_000)`, each candidate a
+validated NetSpec with its cost already counted (count() is a lookup afterwards).
+
+Method: pin the process to one core; per repeat, time (CPU time of this process, so that other load on
+the machine does not count; wall time is printed beside it) how long `samples()` takes to yield CONFIG["n"]
+in-budget candidates (every draw is a full `suggest`: parameter draws, argument dataclasses, NetSpec
+construction with its validating cost walk); report the median rate over the repeats and the spread.
+Also measured: the acceptance (share of plain draws within the budget) and the cost of one draw.
+
+Hardware and versions are printed with the results; the recorded run is in bench_sampling.md.
+Run: /work/venv/bin/python experiments/bench_sampling.py [--space mobile] [--budget 300M] [--repeats 5]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+from nas.budget import parse_budget
+from search_spaces.network import count
+from search_spaces.spaces import get
+
+CONFIG = {
+    "space": "mobile",
+    "budget": "300M",  # multiply-adds
+    "n": 2000,  # in-budget candidates per repeat
+    "repeats": 5,
+    "seed": 0,  # repeat i uses seed + i
+    "acceptance_draws": 2000,  # plain draws used to measure the share within budget
+}
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo (Linux), else platform.processor()."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def pin_one_core() -> str:
+    """Run on a single core, as the claim says; returns which."""
+    if hasattr(os, "sched_setaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"core {core}"
+    return "not pinned (no sched_setaffinity)"
+
+
+def rate(space_name: str, budget: int, n: int, seed: int) -> tuple[float, float]:
+    """In-budget candidates per second of CPU time and of wall time, for one repeat."""
+    space = get(space_name)
+    stream = space.samples(seed, budget)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        next(stream)
+    return n / (time.process_time() - cpu), n / (time.perf_counter() - wall)
+
+
+def acceptance(space_name: str, budget: int, draws: int) -> tuple[float, float]:
+    """(share of plain draws within budget, CPU microseconds per plain draw)."""
+    space = get(space_name)
+    stream = space.samples(10_000)
+    start = time.process_time()
+    fits = sum(count(next(stream)).macs <= budget for _ in range(draws))
+    return fits / draws, (time.process_time() - start) / draws * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default=CONFIG["space"])
+    parser.add_argument("--budget", default=CONFIG["budget"])
+    parser.add_argument("--n", type=int, default=CONFIG["n"])
+    parser.add_argument("--repeats", type=int, default=CONFIG["repeats"])
+    args = parser.parse_args()
+    budget = parse_budget(args.budget)
+    pinned = pin_one_core()
+    print(f"hardware: {cpu_name()}, {os.cpu_count()} cores visible, {pinned}")
+    print(f"versions: python {platform.python_version()}, torch {torch.__version__}, {platform.platform()}")
+    print(f"space {args.space!r}, budget {budget:,} multiply-adds, {args.n} candidates x {args.repeats} repeats")
+    share, per_draw = acceptance(args.space, budget, CONFIG["acceptance_draws"])
+    print(f"acceptance: {share:.1%} of draws within budget; {per_draw:.0f} CPU us per draw (suggest + NetSpec walk)")
+    runs = [rate(args.space, budget, args.n, CONFIG["seed"] + i) for i in range(args.repeats)]
+    rates, walls = [r[0] for r in runs], [r[1] for r in runs]
+    spread = f"min {min(rates):,.0f}, max {max(rates):,.0f}"
+    print(f"rate: median {statistics.median(rates):,.0f} in-budget candidates per CPU-second ({spread}); "
+          f"wall-clock median {statistics.median(walls):,.0f}/s (other processes share the machine)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
