@@ -60,7 +60,7 @@ def _stem(kind: str, width: int) -> tuple[Block, ...]:
 def bottleneck_width(out_channels: int, ratio: float, group_width: int) -> tuple[int, int]:
     """(mid_channels, groups): out * ratio rounded to a multiple of lcm(8, group width), pycls's rule."""
     quantum = math.lcm(8, group_width) if group_width else 8
-    mid = max(quantum, int(out_channels * ratio / quantum + 0.5) * quantum)
+    mid = max(quantum, round(out_channels * ratio / quantum) * quantum)  # pycls's quantize_float (half-even)
     return mid, mid // group_width if group_width else 1
 
 
@@ -151,7 +151,7 @@ def _encode_projection(p: str, args: Any, c_in: int) -> Params:
 def _encode_width(p: str, args: BottleneckArgs) -> Params:
     """The (ratio, group width) pair that gives the block's bottleneck width and groups."""
     for ratio in RATIOS:
-        for group_width in (0, *GROUP_WIDTHS[:-1]):  # one group written as 0, not as a group width >= mid
+        for group_width in sorted(GROUP_WIDTHS, key=bool):  # 0 first: one group is 0, not a group width >= mid
             if bottleneck_width(args.out_channels, ratio, group_width) == (args.mid_channels, args.groups):
                 return {f"{p}.bottleneck_ratio": ratio, f"{p}.group_width": group_width}
     raise SpaceError(f"resnet: {p} mid_channels={args.mid_channels} with groups={args.groups} is off the "
