@@ -189,7 +189,8 @@ def efficientnet(name: str) -> NetSpec:
     width, depth, resolution, dropout = EFFICIENTNET[name]
     spec = multiply(efficientnet_b0(), width, depth, resolution)
     conv, classifier = spec.head
-    return dataclasses.replace(spec, head=(conv, Block("classifier", ClassifierArgs(dropout=dropout))))
+    return dataclasses.replace(spec, head=(conv, dataclasses.replace(classifier, args=dataclasses.replace(
+        classifier.args, dropout=dropout))))
 
 
 G4 = 50_000  # tolerance of a GMACs figure printed to 4 decimals
