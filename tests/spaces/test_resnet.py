@@ -56,6 +56,11 @@ def test_named_parameters(name, expected):
     assert params["width_mult"] == params["depth_mult"] == 1.0 and params["resolution"] == 224
 
 
+def test_exactly_the_fixed_points_among_all_backbones():
+    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
+    assert inside == set(SPACE.fixed_points)
+
+
 def test_samples_round_trip_and_are_seeded():
     for spec in SAMPLES:
         assert SPACE.decode(SPACE.encode(spec)) == spec
