@@ -42,7 +42,7 @@ class ReplayTrial:
         self.used.add(name)
         return self.params[name]
 
-    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
         allowed = _allowed("int", low, high, step)
         value = self._get(name, allowed)
         if isinstance(value, float) and value.is_integer():
@@ -51,7 +51,7 @@ class ReplayTrial:
             raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
         return value
 
-    def suggest_float(self, name: str, low: float, high: float, step: float | None = None, log: bool = False) -> float:
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
         allowed = _allowed("float", low, high, step)
         value = self._get(name, allowed)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
@@ -72,23 +72,46 @@ class ReplayTrial:
             raise SpaceError(f"{self.space}: unknown parameter(s) {extra} for this point of the space")
 
 
+def check_optuna_rules(name: str, low: Any = None, high: Any = None, step: Any = None,
+                       choices: Sequence[Any] | None = None, seen: dict[str, Sequence[Any]] | None = None) -> None:
+    """What Optuna's own trials refuse, refused here too, so a space that passes its tests runs in a study:
+    an int range must be a whole number of steps, and a categorical parameter must offer the same choices
+    every time it is drawn (`seen` holds the choices of earlier draws)."""
+    if choices is None:
+        if (high - low) % step:
+            raise SpaceError(f"parameter {name!r}: range [{low}, {high}] is not a whole number of steps of {step}")
+        return
+    if seen is not None:
+        first = seen.setdefault(name, choices)
+        if first is not choices and tuple(first) != tuple(choices):
+            raise SpaceError(f"parameter {name!r} offers {tuple(choices)} here but {tuple(first)} elsewhere; "
+                             "Optuna needs the same choices for a name in every trial")
+
+
 class RandomTrial:
     """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG."""
 
-    def __init__(self, rng: random.Random, smallest: bool = False):
+    def __init__(self, rng: random.Random, smallest: bool = False, seen: dict[str, Sequence[Any]] | None = None):
         self.rng = rng
         self.smallest = smallest
+        self.seen = seen  # categorical choices of earlier draws, held fixed per name as Optuna does
         self.params: Params = {}
-        self.ranges: dict[str, str] = {}
+        self._ranges: dict[str, tuple[Any, ...]] = {}  # formatted only when asked: sampling is a hot path
 
-    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
-        self.ranges[name] = _allowed("int", low, high, step)
+    @property
+    def ranges(self) -> dict[str, str]:
+        """Every parameter drawn so far with its range, as `describe()` shows it."""
+        return {name: _allowed(*spec) for name, spec in self._ranges.items()}
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        check_optuna_rules(name, low, high, step)
+        self._ranges[name] = ("int", low, high, step)
         value = low if self.smallest else low + step * self.rng.randrange((high - low) // step + 1)
         self.params[name] = value
         return value
 
-    def suggest_float(self, name: str, low: float, high: float, step: float | None = None, log: bool = False) -> float:
-        self.ranges[name] = _allowed("float", low, high, step)
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        self._ranges[name] = ("float", low, high, step)
         if self.smallest:
             value = low
         elif step:
@@ -101,7 +124,8 @@ class RandomTrial:
         return value
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        self.ranges[name] = _allowed("categorical", choices=choices)
+        check_optuna_rules(name, choices=choices, seen=self.seen)
+        self._ranges[name] = ("categorical", None, None, None, choices)
         value = choices[0] if self.smallest else choices[self.rng.randrange(len(choices))]
         self.params[name] = value
         return value
@@ -147,8 +171,9 @@ class Space(ABC):
         """Every parameter the space can draw, with its range (define-by-run: gathered over seeded draws)."""
         ranges: dict[str, str] = {}
         rng = random.Random(0)
+        seen: dict[str, Sequence[Any]] = {}
         for _ in range(draws):
-            trial = RandomTrial(rng)
+            trial = RandomTrial(rng, seen=seen)
             self.suggest(trial)
             ranges.update(trial.ranges)
         return ranges
@@ -163,9 +188,10 @@ class Space(ABC):
                     f"({floor:,} multiply-adds); raise the budget to at least that"
                 )
         rng = random.Random(seed)
+        seen: dict[str, Sequence[Any]] = {}
         misses = 0
         while True:
-            spec = self.suggest(RandomTrial(rng))
+            spec = self.suggest(RandomTrial(rng, seen=seen))
             if budget is None or count(spec).macs <= budget:
                 misses = 0
                 yield spec

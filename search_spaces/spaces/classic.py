@@ -67,7 +67,7 @@ class ClassicSpace(Space):
             rows = []
             for b in range(1, trial.suggest_int(f"s{s}.rows", 1, 3) + 1):
                 label = f"s{s}.b{b}"
-                out = scale_channels(trial.suggest_int(f"{label}.out_channels", *WIDTH), width)
+                out = scale_channels(trial.suggest_int(f"{label}.out_channels", *WIDTH[:2], step=WIDTH[2]), width)
                 kernel, stride, padding = 3, 1, None
                 if (s, b) == (1, 1):
                     kernel = trial.suggest_categorical(f"{label}.kernel_size", FIRST_KERNELS)
@@ -91,18 +91,18 @@ class ClassicSpace(Space):
     @staticmethod
     def _hidden(trial: Any) -> tuple[int, ...]:
         layers = trial.suggest_int("head.hidden", 0, 2)
-        return (trial.suggest_int("head.hidden_width", *HIDDEN),) * layers if layers else ()
+        return (trial.suggest_int("head.hidden_width", *HIDDEN[:2], step=HIDDEN[2]),) * layers if layers else ()
 
     def _fire(self, trial: Any, resolution: int, width: float, deep: float, dropout: float) -> NetSpec:
         kernel = trial.suggest_categorical("stem.kernel_size", (3, 7))
-        out = scale_channels(trial.suggest_int("stem.out_channels", *STEM), width)
+        out = scale_channels(trial.suggest_int("stem.out_channels", *STEM[:2], step=STEM[2]), width)
         stem = Block("conv", ConvArgs(out, kernel, 2, 0, bias=True, norm=False))
         stages = []
         for s in range(1, trial.suggest_int("stages", 2, 4) + 1):
             rows = [Block("maxpool", FIRE_POOL)]
             for b in range(2, trial.suggest_int(f"s{s}.rows", 1, 3) + 2):
-                squeeze = scale_channels(trial.suggest_int(f"s{s}.b{b}.squeeze_channels", *SQUEEZE), width)
-                expand = scale_channels(trial.suggest_int(f"s{s}.b{b}.expand_channels", *EXPAND), width)
+                squeeze = scale_channels(trial.suggest_int(f"s{s}.b{b}.squeeze_channels", *SQUEEZE[:2], step=SQUEEZE[2]), width)
+                expand = scale_channels(trial.suggest_int(f"s{s}.b{b}.expand_channels", *EXPAND[:2], step=EXPAND[2]), width)
                 repeats = depth(trial.suggest_int(f"s{s}.b{b}.repeats", 1, 3), deep)
                 rows.append(Block("fire", FireArgs(squeeze, expand, expand), repeats))
             stages.append(Stage(tuple(rows)))

@@ -37,10 +37,10 @@ class DenseSpace(Space):
         resolution = trial.suggest_int("resolution", 96, 320, step=16)
         width = trial.suggest_categorical("width_mult", WIDTH_MULTS)
         deep = trial.suggest_categorical("depth_mult", DEPTH_MULTS)
-        growth = scale_channels(trial.suggest_int("growth_rate", *GROWTH), width)
+        growth = scale_channels(trial.suggest_int("growth_rate", *GROWTH[:2], step=GROWTH[2]), width)
         bottleneck = trial.suggest_int("bn_size", 1, 4) * growth
         compression = trial.suggest_categorical("compression", COMPRESSIONS)
-        channels = scale_channels(trial.suggest_int("stem.out_channels", *STEM), width)
+        channels = scale_channels(trial.suggest_int("stem.out_channels", *STEM[:2], step=STEM[2]), width)
         stem = (Block("conv", ConvArgs(channels, 7, 2)), Block("maxpool", PoolArgs(3, 2, 1)))
         stages = []
         for s in range(1, trial.suggest_int("stages", 3, 4) + 1):
@@ -48,7 +48,7 @@ class DenseSpace(Space):
             if s > 1:
                 channels = int(channels * compression)
                 rows.append(Block("dense_transition", TransitionArgs(channels)))
-            layers = depth(trial.suggest_int(f"s{s}.depth", *DEPTH), deep)
+            layers = depth(trial.suggest_int(f"s{s}.depth", *DEPTH[:2], step=DEPTH[2]), deep)
             rows.append(Block("dense", DenseArgs(layers, growth, bottleneck)))
             channels += layers * growth
             stages.append(rows)

@@ -30,8 +30,8 @@ from search_spaces.spaces.multipliers import Unreachable, base_depth, base_width
 from search_spaces.spec import Block, NetSpec, Stage
 
 RESOLUTIONS = (96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 260, 288, 300, 320, 380, 456, 528, 600)
-WIDTH_MULTS = (0.35, 0.5, 0.75, 1.0, 1.4)
-DEPTH_MULTS = (0.5, 0.75, 1.0, 1.5)
+WIDTH_MULTS = (0.35, 0.5, 0.75, 1.0)  # wider and deeper networks are points through explicit widths
+DEPTH_MULTS = (0.5, 0.75, 1.0)
 KINDS = ("dsconv", "mbconv", "ant")
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu")
 KERNELS = (3, 5, 7)
@@ -89,9 +89,11 @@ def _block(row: Row, style: Style, in_channels: int, stride: int) -> tuple[str, 
 def _append(blocks: list[Block], cell: str, args: Any, count: int) -> None:
     """Add `count` blocks of `args`; a block equal to the previous row's copies joins that row (one row,
     repeated: torchvision's stride-2 first block and its stride-1 copies, as `scale.multiply` emits them)."""
-    if count and blocks and blocks[-1].cell == cell and stride_one(blocks[-1].args) == args:
-        blocks[-1] = Block(cell, blocks[-1].args, blocks[-1].repeats + count)
-    elif count:
+    last = blocks[-1] if blocks else None
+    if last is not None and last.cell == cell and (last.args == args or (
+            last.args.stride != 1 and last.args.out_channels == args.out_channels and stride_one(last.args) == args)):
+        blocks[-1] = Block(cell, last.args, last.repeats + count)
+    else:
         blocks.append(Block(cell, args, count))
 
 
@@ -130,7 +132,7 @@ class MobileSpace(Space):
                       trial.suggest_categorical("se.rule", ("input", "expanded")),
                       trial.suggest_categorical("se.activation", ("relu", "silu")),
                       trial.suggest_categorical("se.gate", ("sigmoid", "hardsigmoid")))
-        base = trial.suggest_int("stem.out_channels", *STEM)
+        base = trial.suggest_int("stem.out_channels", *STEM[:2], step=STEM[2])
         channels = scale_channels(base, width)
         stem_act = trial.suggest_categorical("stem.activation", ACTIVATIONS + ("none",))
         stem = Block("conv", ConvArgs(channels, 3, 2, bias=not style.norm, norm=style.norm, activation=stem_act))
@@ -147,7 +149,8 @@ class MobileSpace(Space):
             for r in range(1, trial.suggest_int(f"s{s}.rows", 1, 4) + 1):
                 base, row, repeats = self._row(trial, f"s{s}.b{r}", kind, activation, base, deep, width)
                 _append(blocks, *_block(row, style, channels, stride if r == 1 else 1), 1)
-                _append(blocks, *_block(row, style, row.out, 1), repeats - 1)
+                if repeats > 1:
+                    _append(blocks, *_block(row, style, row.out, 1), repeats - 1)
                 channels = row.out
             stages.append(Stage(tuple(blocks)))
         head = self._head(trial, style)
@@ -157,7 +160,8 @@ class MobileSpace(Space):
     def _row(trial: Any, label: str, kind: str, activation: str, base_in: int, deep: float,
              width: float) -> tuple[int, Row, int]:
         """(base width, the row's choices, its block count) for row `label`."""
-        base = trial.suggest_int(f"{label}.out_channels", *_width_range(base_in))
+        low, high, step = _width_range(base_in)
+        base = trial.suggest_int(f"{label}.out_channels", low, high, step=step)
         kernel = trial.suggest_categorical(f"{label}.kernel_size", KERNELS)
         repeats = depth(trial.suggest_int(f"{label}.repeats", 1, MAX_REPEATS), deep)
         row = Row(kind, scale_channels(base, width), kernel, activation)
@@ -172,10 +176,10 @@ class MobileSpace(Space):
     def _head(trial: Any, style: Style) -> tuple[Block, ...]:
         head = []
         if trial.suggest_categorical("head.conv", (False, True)):
-            out = scale_channels(trial.suggest_int("head.out_channels", *HEAD), style.width)
+            out = scale_channels(trial.suggest_int("head.out_channels", *HEAD[:2], step=HEAD[2]), style.width)
             activation = trial.suggest_categorical("head.activation", ACTIVATIONS + ("none",))
             head.append(Block("conv_head", ConvHeadArgs(out, activation, style.norm)))
-        hidden = (trial.suggest_int("head.hidden_width", *HIDDEN),) if trial.suggest_int("head.hidden", 0, 1) else ()
+        hidden = (trial.suggest_int("head.hidden_width", *HIDDEN[:2], step=HIDDEN[2]),) if trial.suggest_int("head.hidden", 0, 1) else ()
         classifier = ClassifierArgs(hidden=hidden, activation=trial.suggest_categorical("head.hidden_activation", ACTIVATIONS),
                                     dropout=trial.suggest_categorical("head.dropout", DROPOUTS))
         return tuple(head) + (Block("classifier", classifier),)

@@ -73,7 +73,7 @@ class ShuffleSpace(Space):
                 stages.append([Block("shuffle_v2", ShuffleV2Args(out, out // 2, 2, proj), repeats)])
             channels = out
         if unit == "v2":
-            last = scale_channels(trial.suggest_int("last_conv.out_channels", *LAST), width)
+            last = scale_channels(trial.suggest_int("last_conv.out_channels", *LAST[:2], step=LAST[2]), width)
             stages[-1].append(Block("conv", ConvArgs(last, 1)))
         head = ClassifierArgs(dropout=trial.suggest_categorical("head.dropout", (0.0, 0.2)),
                               bias=trial.suggest_categorical("head.bias", (False, True)))

@@ -94,3 +94,39 @@ def test_describe_lists_ranges():
     ranges = SPACE.describe()
     assert ranges["s1.width"] == "int in [8, 32] step 8"
     assert ranges["kernel_size"] == "one of 1, 3, 5"
+
+
+def test_what_optuna_refuses_is_refused_here():
+    class Ragged(Plain):
+        def suggest(self, trial):  # step 10 does not divide [8, 32]: Optuna would silently cut the range
+            trial.suggest_int("w", 8, 32, step=10)
+            return Plain.suggest(self, trial)
+
+    class Shifting(Plain):
+        def suggest(self, trial):  # the choices of one name change between draws: Optuna raises mid-study
+            depth = trial.suggest_int("d", 1, 2)
+            trial.suggest_categorical("k", (1, 3) if depth == 1 else (3, 5))
+            return Plain.suggest(self, trial)
+
+    with pytest.raises(SpaceError, match=r"'w': range \[8, 32\] is not a whole number of steps of 10"):
+        Ragged().sample(0)
+    with pytest.raises(SpaceError, match="offers .* here but .* elsewhere; Optuna needs the same choices"):
+        Shifting().describe()
+
+
+@pytest.mark.parametrize("name", ["mobile", "resnet", "inception", "dense", "shuffle", "classic", "randwire"])
+def test_every_registered_space_runs_under_a_real_optuna_study(name):
+    import optuna
+
+    from search_spaces import spaces
+
+    space = spaces.SPACES.get(name)
+    if space is None:
+        pytest.skip(f"space {name} not registered")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(30):
+        trial = study.ask()
+        spec = space.suggest(trial)
+        assert space.decode(trial.params) == spec  # Optuna's recorded params replay to the same network
+        study.tell(trial, 0.0)
