@@ -2,13 +2,15 @@
 import dataclasses
 
 import pytest
+import torch
 
 from search_spaces import backbones
 from search_spaces.cells.randwire import RandWireArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
+from search_spaces.network import build, count
 from search_spaces.spaces import get
 from search_spaces.spec import Stage
+from tests.exact import assert_exact_network
 
 SPACE = get("randwire")
 SAMPLES = [SPACE.sample(seed) for seed in range(100)]
@@ -96,6 +98,16 @@ def test_smallest_is_valid_and_cheapest_first():
     assert params["resolution"] == 96 and params["regime"] == "small" and params["graph"] == "er"
     assert params["channels"] == 16 and params["nodes"] == 16
     assert SPACE.decode(params) == spec
+
+
+def test_sampled_networks_build_and_count_exactly():
+    for spec in (SPACE.smallest(), *sorted(SAMPLES[:10], key=lambda s: count(s).macs)[:2]):
+        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
+    spec = dataclasses.replace(SPACE.smallest(), resolution=64)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = build(spec).eval()(torch.randn(2, 3, 64, 64))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
 
 
 POINT = SPACE.encode(backbones.get("randwire_ws_small"))

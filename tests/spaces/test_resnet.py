@@ -2,16 +2,18 @@
 import dataclasses
 
 import pytest
+import torch
 
 from search_spaces import backbones
 from search_spaces.cells.res2net import Res2NetArgs
 from search_spaces.cells.residual import BottleneckArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
+from search_spaces.network import build, count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.resnet import bottleneck_width
 from search_spaces.spec import Block, Stage
+from tests.exact import assert_exact_network
 
 SPACE = get("resnet")
 NAMED = (
@@ -130,6 +132,16 @@ def test_smallest_is_valid_and_cheapest():
     spec = SPACE.smallest()
     assert SPACE.contains(spec)
     assert count(spec).macs < min(count(s).macs for s in SAMPLES)
+
+
+def test_sampled_networks_build_and_count_exactly():
+    for spec in (SPACE.smallest(), *sorted(SAMPLES[:10], key=lambda s: count(s).macs)[:2]):
+        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
+    spec = dataclasses.replace(SPACE.smallest(), resolution=64)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = build(spec).eval()(torch.randn(2, 3, 64, 64))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
 
 
 POINT = SPACE.encode(backbones.get("resnet50"))
