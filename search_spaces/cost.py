@@ -75,8 +75,11 @@ def conv2d(
     bias: bool = False,
 ) -> tuple[Cost, Shape]:
     """Cost and output shape of nn.Conv2d; padding None means `same_padding`."""
-    kh, kw = pair(kernel_size)
-    ph, pw = same_padding(kernel_size, dilation) if padding is None else pair(padding)
+    kh, kw = (kernel_size, kernel_size) if type(kernel_size) is int else kernel_size  # pair(), inlined: hot path
+    if padding is None:
+        ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
+    else:
+        ph, pw = (padding, padding) if type(padding) is int else padding
     h = out_size(shape.h, kh, stride, ph, dilation)
     w = out_size(shape.w, kw, stride, pw, dilation)
     weights = out_channels * (shape.c // groups) * kh * kw

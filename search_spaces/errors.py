@@ -34,6 +34,8 @@ def require(condition: bool, message: str) -> None:
 
 def check_int(cell: str, name: str, value: Any, low: int = 1, high: int = MAX_CHANNELS) -> None:
     """An integer argument within [low, high] (bools are not integers here)."""
+    if type(value) is int and low <= value <= high:
+        return  # the common case, first: specs are validated on every draw of a search
     if not isinstance(value, int) or isinstance(value, bool):
         raise SpecError(f"{cell} {name} must be an integer, got {value!r}")
     if not low <= value <= high:

@@ -27,8 +27,9 @@ FAMILIES = (
 
 def stride_one(args: Any) -> Any:
     """Arguments of blocks 2..n of a repeated row: the same block at stride 1."""
-    fields = {f.name for f in dataclasses.fields(args)}
-    return dataclasses.replace(args, stride=1) if "stride" in fields else args
+    if "stride" not in args.__dataclass_fields__ or args.stride == 1:
+        return args  # nothing to change (the common case: skip a validating copy)
+    return dataclasses.replace(args, stride=1)
 
 
 @dataclass(frozen=True)
