@@ -62,7 +62,9 @@ class ClassicSpace(Space):
         norm = trial.suggest_categorical("norm", (False, True))
         pool = Block("maxpool", POOLS[trial.suggest_categorical("pool", tuple(POOLS))])
         stages = []
-        num_stages = trial.suggest_int("stages", 3, 5)
+        first_stride = trial.suggest_categorical("s1.b1.stride", FIRST_STRIDES)
+        # a stride-4 first conv leaves too little map for five pools at 160 px
+        num_stages = trial.suggest_int("stages", 3, 4 if first_stride == 4 else 5)
         for s in range(1, num_stages + 1):
             rows = []
             for b in range(1, trial.suggest_int(f"s{s}.rows", 1, 3) + 1):
@@ -71,9 +73,7 @@ class ClassicSpace(Space):
                 kernel, stride, padding = 3, 1, None
                 if (s, b) == (1, 1):
                     kernel = trial.suggest_categorical(f"{label}.kernel_size", FIRST_KERNELS)
-                    # a stride-4 first conv leaves too little map for five pools at 160 px
-                    strides = FIRST_STRIDES if num_stages < 5 else FIRST_STRIDES[1:]
-                    stride = trial.suggest_categorical(f"{label}.stride", strides)
+                    stride = first_stride
                     pad = trial.suggest_int(f"{label}.padding", 0, kernel // 2)
                     padding = None if pad == kernel // 2 else pad
                 else:

@@ -113,7 +113,7 @@ def _out_range(stage: int, in_channels: int, groups: int) -> tuple[int, int, int
     """(low, high, step) of a stage's width: v1 multiples of 4 * groups, v2 of 4, above the input width."""
     step = 4 * groups if groups else 4
     low = _low(in_channels, step)
-    return low, max(low, HIGH[stage - 1]), step
+    return low, low + max(0, HIGH[stage - 1] - low) // step * step, step  # a whole number of steps
 
 
 def _scaled(base: int, width: float, low: int, step: int) -> int:

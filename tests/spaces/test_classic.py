@@ -60,6 +60,7 @@ def test_samples_cover_both_kinds():
     [
         ({"kind": "residual"}, "classic: parameter 'kind' must be one of 'fire', 'plain', got 'residual'"),
         ({"s1.b1.stride": 3}, "classic: parameter 's1.b1.stride' must be one of 4, 2, 1, got 3"),
+        ({"stages": 5}, "classic: parameter 'stages' must be int in [3, 4], got 5"),  # stride 4: at most 4 pools
         ({"s2.b1.out_channels": 24}, "classic: parameter 's2.b1.out_channels' must be int in [16, 512] step 16, got 24"),
         ({"head.hidden_width": None}, "classic: missing parameter 'head.hidden_width' (int in [256, 4096] step 256)"),
         ({"s9.rows": 1}, "classic: unknown parameter(s) ['s9.rows'] for this point of the space"),

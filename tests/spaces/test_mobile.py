@@ -49,13 +49,13 @@ def test_multipliers_scale_like_multiply():
     assert SPACE.decode(v2 | {"width_mult": 0.5, "resolution": 160}) == multiply(backbones.get("mobilenet_v2"), 0.5,
                                                                                  1.0, 160)
     b0 = SPACE.encode(backbones.get("efficientnet_b0"))
-    assert SPACE.decode(b0 | {"depth_mult": 1.5, "resolution": 256}) == multiply(backbones.get("efficientnet_b0"), 1.0,
-                                                                                1.5, 256)
+    assert SPACE.decode(b0 | {"depth_mult": 0.75, "resolution": 256}) == multiply(backbones.get("efficientnet_b0"), 1.0,
+                                                                                 0.75, 256)
 
 
 @pytest.mark.parametrize("name,width,depth,resolution", [
     ("mobilenet_v2", 0.75, 1.0, 192), ("mobilenet_v2", 1.4, 1.0, 224), ("efficientnet_b0", 0.75, 0.75, 192),
-    ("mnasnet_a1", 0.5, 1.0, 224), ("mobilenet_v1", 0.5, 1.0, 160),
+    ("mnasnet_a1", 0.5, 1.0, 224), ("mobilenet_v1", 0.5, 1.0, 160), ("efficientnet_b0", 1.0, 1.5, 256),
 ])
 def test_scaled_backbones_stay_points(name, width, depth, resolution):
     assert SPACE.contains(multiply(backbones.get(name), width, depth, resolution))

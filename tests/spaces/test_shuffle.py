@@ -57,8 +57,8 @@ def test_budgeted_samples_fit():
     "change,message",
     [
         ({"groups": 5}, "shuffle: parameter 'groups' must be one of 8, 4, 3, 2, 1, got 5"),
-        ({"s1.out_channels": 250}, "shuffle: parameter 's1.out_channels' must be int in [36, 512] step 12, got 250"),
-        ({"s2.out_channels": 228}, "shuffle: parameter 's2.out_channels' must be int in [252, 1024] step 12, got 228"),
+        ({"s1.out_channels": 250}, "shuffle: parameter 's1.out_channels' must be int in [36, 504] step 12, got 250"),
+        ({"s2.out_channels": 228}, "shuffle: parameter 's2.out_channels' must be int in [252, 1020] step 12, got 228"),
         ({"split": "megvii"}, "shuffle: unknown parameter(s) ['split'] for this point of the space"),
     ],
 )
