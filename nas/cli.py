@@ -72,6 +72,50 @@ def _export_spec(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} ({spec.digest()[:12]})")
 
 
+def _spaces(args: argparse.Namespace) -> None:
+    from search_spaces import spaces
+
+    chosen = [spaces.get(name) for name in args.names] or list(spaces.SPACES.values())
+    if args.json:
+        print(json.dumps([{"name": s.name, "description": s.description, "fixed_points": list(s.fixed_points),
+                           "parameters": s.describe()} for s in chosen], indent=2))
+        return
+    for space in chosen:
+        print(f"{space.name}: {space.description}")
+        print(f"  fixed points: {', '.join(space.fixed_points) or '-'}")
+        ranges = space.describe()
+        print(f"  parameters ({len(ranges)}):")
+        for name, allowed in ranges.items():
+            print(f"    {name:<34} {allowed}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    import itertools
+
+    from search_spaces import spaces
+    from search_spaces.errors import SpaceError
+    from search_spaces.network import count
+
+    from nas.budget import parse_budget
+
+    space = spaces.get(args.space)
+    budget = None if args.budget is None else parse_budget(args.budget)
+    if args.n < 1:
+        raise SpaceError(f"-n must be at least 1, got {args.n}")
+    specs = list(itertools.islice(space.samples(args.seed, budget), args.n))
+    if args.json:
+        print(json.dumps([{"digest": s.digest(), "macs": count(s).macs, "params": count(s).params,
+                           "point": space.encode(s), "spec": s.to_dict()} for s in specs], indent=2))
+        return
+    within = "" if budget is None else f" within {format_flops(budget)} FLOPs"
+    print(f"{len(specs)} candidates from space {space.name!r} (seed {args.seed}){within}")
+    print(f"{'#':>3}{'res':>6}{'FLOPs':>10}{'params':>10}  digest")
+    for i, spec in enumerate(specs, 1):
+        cost = count(spec)
+        print(f"{i:>3}{spec.resolution:>6}{format_flops(cost.macs):>10}{format_params(cost.params):>10}  {spec.digest()[:16]}")
+    print(f"{FLOPS_NOTE}.")
+
+
 def _front_table(front: list, limit: int = 20) -> None:
     from nas.records import describe
 
@@ -206,6 +250,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output file (default: standard output)")
     p.add_argument("--resolution", type=int, help="input side in pixels (default: the backbone's)")
     p.set_defaults(run=_export_spec)
+
+    p = sub.add_parser("spaces", help="the search spaces: description, fixed points, parameters and ranges")
+    p.add_argument("names", nargs="*", help="only these spaces")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_spaces)
+
+    p = sub.add_parser("sample", help="seeded random networks from a space, optionally within a FLOPs budget")
+    p.add_argument("--space", required=True, help="search space (see `nas spaces`)")
+    p.add_argument("--budget", help="FLOPs (multiply-adds) budget, e.g. 300M, 300MFLOPs, 0.3G")
+    p.add_argument("-n", type=int, default=10, help="how many candidates (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same candidates)")
+    p.add_argument("--json", action="store_true", help="machine-readable output: cost, digest, point and spec")
+    p.set_defaults(run=_sample)
 
     p = sub.add_parser("search", help="budgeted search: Pareto front of accuracy vs FLOPs")
     p.add_argument("--space", default="mobile", help="search space (see `nas spaces`)")
