@@ -84,6 +84,12 @@ class Data:
         """Image side in pixels (images are square)."""
         return int(self.train_x.shape[2])
 
+    def resized(self, side: int) -> "Data":
+        """The same images at `side` x `side` (resized once, in memory); itself when already that size."""
+        if side == self.resolution:
+            return self
+        return replace(self, train_x=_resize(self.train_x, side), test_x=_resize(self.test_x, side))
+
     def to(self, device: torch.device | str) -> "Data":
         """The same data on `device`."""
         move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
@@ -113,7 +119,7 @@ def load(source: DataSource | None = None, device: torch.device | str = "cpu") -
     loader = {"mnist": _mnist, "digits": _digits, "cifar10": _cifar, "cifar100": _cifar, "folder": _folder, "synthetic": _synthetic}
     data = loader[source.kind](source)
     if source.resolution is not None and source.resolution != data.resolution:
-        data = replace(data, train_x=_resize(data.train_x, source.resolution), test_x=_resize(data.test_x, source.resolution))
+        data = data.resized(source.resolution)
     return data.to(device)
 
 

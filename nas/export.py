@@ -5,7 +5,6 @@ weights belong to the proxy data and resolution and are not what a user deploys.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import optuna
 from optuna.trial import TrialState
 
-from nas.data import DataSource
+from nas.data import DataSource, load
 from nas.evaluate import TrainConfig, evaluate
 from nas.records import (DIGEST, DUPLICATE_OF, FAILURE, MACS, PARAMS, SPEC, STATUS, pareto_front, records)
 from search_spaces.errors import SpaceError, SpecError
@@ -34,7 +34,9 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
     recorded failure, not a crash."""
     spec = from_json(config["spec"])
     train = TrainConfig(**config["train"])
-    data = data if data is not None else DataSource(**config["data"])
+    data = data if data is not None else load(DataSource(**config["data"]))
+    if config.get("reference_resolution"):
+        data = data.resized(proxy_side(data.resolution, spec.resolution, config["reference_resolution"]))
     cost = count(spec)
     base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
 
@@ -53,6 +55,11 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
                         "stopped_early": metrics.stopped_early})
 
 
+def proxy_side(data_side: int, resolution: int, reference: int) -> int:
+    """The side a candidate trains at: the data's side scaled by its resolution over the reference."""
+    return max(8, round(data_side * resolution / reference))
+
+
 class StudySearcher(Searcher):
     """Ray Tune Searcher asking an Optuna study for candidates and telling it the outcomes."""
 
@@ -62,7 +69,8 @@ class StudySearcher(Searcher):
         self.key = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}[config.objective]
         self.running: dict[str, optuna.trial.Trial] = {}
         self.rejected = 0
-        self.base = {"train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data)}
+        self.base = {"train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data),
+                     "reference_resolution": config.reference_resolution}
 
     def trained(self) -> int:
         """Trained trials in the study (this run's and earlier runs' or workers')."""

@@ -65,6 +65,10 @@ class SearchConfig:
     resume: bool = False  # continue the study in run_dir (or storage) instead of starting one
     seed_backbones: bool = True  # first train the space's named backbones that fit the budget
     max_proposals: int = 2000  # stop proposing after this many over-budget or invalid candidates
+    # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
+    # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy;
+    # None trains every candidate at the data's own side.
+    reference_resolution: int | None = 224
     train: TrainConfig = PROXY
     data: DataSource = field(default_factory=DataSource)
 

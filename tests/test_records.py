@@ -57,3 +57,12 @@ def test_evolution_children_differ_from_their_parent_in_one_parameter():
         assert child.number - 4 <= parent.number < child.number
         changed = [k for k in child.params if child.params[k] != parent.params[k]]
         assert len(changed) == 1
+
+
+def test_proxy_side_follows_the_candidate_resolution():
+    from nas.runner import proxy_side
+
+    assert proxy_side(28, 224, 224) == 28  # a 224 px network trains at the data's own side
+    assert proxy_side(32, 256, 224) == 37  # 32 * 256 / 224 = 36.6
+    assert proxy_side(32, 600, 224) == 86  # EfficientNet-B7's 600 px
+    assert proxy_side(28, 32, 224) == 8  # never below 8 px
