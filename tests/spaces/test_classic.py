@@ -1,14 +1,20 @@
 """The classic space: AlexNet, VGG-16 (+BN) and SqueezeNet 1.0/1.1 are points; samples are valid and seeded."""
+import dataclasses
+
 import pytest
+import torch
 
 from search_spaces import backbones
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
+from search_spaces.network import build, count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.classic import SPACE
+from tests.exact import assert_exact_network
 
 NAMES = ("alexnet", "vgg16", "vgg16_bn", "squeezenet1_0", "squeezenet1_1")
+
+RESOLUTION = 96  # the real forward pass runs small
 
 
 def test_registered_with_its_fixed_points():
@@ -81,3 +87,19 @@ def test_smallest_is_a_small_valid_network():
     smallest = SPACE.smallest()
     assert SPACE.contains(smallest)
     assert count(smallest).macs < count(backbones.get("squeezenet1_1")).macs
+
+
+def test_exactly_the_fixed_points_among_all_backbones():
+    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
+    assert inside == set(SPACE.fixed_points)
+
+
+def test_sampled_networks_build_and_count_exactly():
+    samples = [SPACE.sample(seed) for seed in range(10)]
+    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
+        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
+    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()

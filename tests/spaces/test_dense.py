@@ -1,14 +1,20 @@
 """The dense space: DenseNet-121/169/201 are points; samples are valid, seeded and fit their budget."""
+import dataclasses
+
 import pytest
+import torch
 
 from search_spaces import backbones
 from search_spaces.cells.dense import DenseArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
+from search_spaces.network import build, count
 from search_spaces.spaces import get
 from search_spaces.spaces.dense import SPACE
+from tests.exact import assert_exact_network
 
 NAMES = ("densenet121", "densenet169", "densenet201")
+
+RESOLUTION = 64  # the real forward pass runs small
 
 
 def test_registered_with_its_fixed_points():
@@ -83,3 +89,19 @@ def test_width_scaled_densenet_stays_a_point(width):
     from search_spaces.scale import multiply
 
     assert SPACE.contains(multiply(backbones.get("densenet121"), width))
+
+
+def test_exactly_the_fixed_points_among_all_backbones():
+    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
+    assert inside == set(SPACE.fixed_points)
+
+
+def test_sampled_networks_build_and_count_exactly():
+    samples = [SPACE.sample(seed) for seed in range(10)]
+    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
+        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
+    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
+    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
