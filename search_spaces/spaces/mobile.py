@@ -26,7 +26,13 @@ from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import AntArgs, ConvHeadArgs, DSConvArgs, MBConvArgs
 from search_spaces.scale import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space
-from search_spaces.spaces.multipliers import Unreachable, base_depth, base_width, depth, encode_first
+from search_spaces.spaces.multipliers import (
+    Unreachable,
+    base_depth,
+    base_width,
+    depth,
+    encode_first,
+)
 from search_spaces.spec import Block, NetSpec, Stage
 
 RESOLUTIONS = (96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 260, 288, 300, 320, 380, 456, 528, 600)

@@ -9,7 +9,8 @@ whose parameters decode back to the spec wins.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from search_spaces.errors import SpaceError, SpecError
 from search_spaces.scale import scale_channels

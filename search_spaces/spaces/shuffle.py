@@ -22,7 +22,12 @@ from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.shuffle import ShuffleV1Args, ShuffleV2Args
 from search_spaces.scale import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space
-from search_spaces.spaces.multipliers import Unreachable, base_depth, base_width, encode_first
+from search_spaces.spaces.multipliers import (
+    Unreachable,
+    base_depth,
+    base_width,
+    encode_first,
+)
 from search_spaces.spaces.multipliers import depth as multiply_depth
 from search_spaces.spec import Block, NetSpec, Stage
 

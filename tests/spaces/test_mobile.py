@@ -90,10 +90,10 @@ def test_budgeted_samples_fit_and_are_sensible():
     [
         ({"s2.kind": "conv"}, "mobile: parameter 's2.kind' must be one of 'dsconv', 'mbconv', 'ant', got 'conv'"),
         ({"s2.b1.out_channels": 72}, "mobile: parameter 's2.b1.out_channels' must be int in [8, 32] step 8, got 72"),
-        ({"s3.b1.expand_ratio": 7.0}, "mobile: parameter 's3.b1.expand_ratio' must be float in [1.0, 6.0] step 0.25, "
-                                      "got 7.0"),
-        ({"resolution": 225}, "mobile: parameter 'resolution' must be one of 96, 112, 128, 144, 160, 176, 192, 208, "
-                              "224, 240, 256, 260, 288, 300, 320, 380, 456, 528, 600, got 225"),
+        ({"s3.b1.expand_ratio": 7.0}, ("mobile: parameter 's3.b1.expand_ratio' must be float in [1.0, 6.0] "
+                                       "step 0.25, got 7.0")),
+        ({"resolution": 225}, ("mobile: parameter 'resolution' must be one of 96, 112, 128, 144, 160, 176, 192, 208, "
+                               "224, 240, 256, 260, 288, 300, 320, 380, 456, 528, 600, got 225")),
         ({"s1.stride": 2}, "mobile: unknown parameter(s) ['s1.stride'] for this point of the space"),
     ],
 )
