@@ -2,7 +2,9 @@
 
 A point is a stem (ResNet's 7x7/2 conv + 3x3/2 max pool, its Caffe form with a ceil-mode unpadded pool, or
 RegNet's 3x3/2 conv) and 3 to 5 stages. Each stage draws its block kind and its own depth, stride (the
-stride placement: 1 or 2 per stage) and output width, then the kind's options:
+stride placement: 1 or 2, a choice once the network has reached output stride 4, 8, 16, 16, 16 after
+stages 1-5, as ResNet's first stage and DetNet's last two do; otherwise 2) and output width, then the
+kind's options:
 
 - `basic`: ResNet-18/34's two 3x3s, optional SE (out_channels // reduction);
 - `bottleneck`: bottleneck ratio (mid = out * ratio) and group width (ResNeXt, RegNet), dilation (DetNet),
@@ -66,6 +68,12 @@ def bottleneck_width(out_channels: int, ratio: float, group_width: int) -> tuple
 
 def _se(out_channels: int, reduction: int) -> int:
     return out_channels // reduction if reduction else 0
+
+
+def stride_is_free(index: int, reach: int) -> bool:
+    """Whether stage `index` (0-based) may keep stride 1: the network already has output stride `reach` of
+    at least min(16, 2 ** (index + 2)), so no map stays larger than ResNet's or DetNet's."""
+    return reach >= min(16, 2 ** (index + 2))
 
 
 def _projection(trial: Any, p: str, in_channels: int, out_channels: int, stride: int) -> bool | None:
@@ -187,7 +195,7 @@ ENCODERS: dict[str, Callable[[str, Any, int], Params]] = {
 }
 
 
-def encode_stage(p: str, stage: Stage, c_in: int) -> Params:
+def encode_stage(p: str, stage: Stage, c_in: int, free_stride: bool) -> Params:
     """The parameters of one stage (label prefix `p`) whose input has `c_in` channels."""
     first = stage.blocks[0]
     kind = first.cell if first.cell in ("basic", "res2net") else None
@@ -197,8 +205,10 @@ def encode_stage(p: str, stage: Stage, c_in: int) -> Params:
         raise SpaceError(f"resnet: stage {p} opens with a {first.cell} cell, not a residual block")
     params: Params = {
         f"{p}.kind": kind, f"{p}.depth": sum(block.repeats for block in stage.blocks),
-        f"{p}.stride": first.args.stride, f"{p}.out_channels": first.args.out_channels,
+        f"{p}.out_channels": first.args.out_channels,
     }
+    if free_stride:
+        params[f"{p}.stride"] = first.args.stride
     return params | ENCODERS[kind](p, first.args, c_in)
 
 
@@ -220,13 +230,14 @@ class ResNetSpace(Space):
         depth_mult = trial.suggest_float("depth_mult", 0.5, 2.0, step=0.25)
         stem_kind = trial.suggest_categorical("stem", STEMS)
         stem_width = _clamp(scale_channels(trial.suggest_int("stem_width", 16, 128, step=8), width), 16, 128)
-        stages, c_in = [], stem_width
+        stages, c_in, reach = [], stem_width, 2 if stem_kind == "simple" else 4
         for i in range(trial.suggest_int("num_stages", 3, 5)):
             p = f"s{i + 1}"
             kind = trial.suggest_categorical(f"{p}.kind", KINDS)
             depth = math.ceil(trial.suggest_int(f"{p}.depth", 1, MAX_DEPTH[i]) * depth_mult)
             depth = _clamp(depth, 1, MAX_DEPTH[i])
-            stride = trial.suggest_categorical(f"{p}.stride", STRIDES)
+            stride = trial.suggest_categorical(f"{p}.stride", STRIDES) if stride_is_free(i, reach) else 2
+            reach *= stride
             out = trial.suggest_int(f"{p}.out_channels", MIN_WIDTH, MAX_WIDTH[i], step=8)
             out = _clamp(scale_channels(out, width), MIN_WIDTH, MAX_WIDTH[i])
             stages.append(Stage(BUILDERS[kind](trial, p, c_in, out, stride, depth)))
@@ -243,10 +254,10 @@ class ResNetSpace(Space):
             "stem": _stem_kind(spec.stem),
             "stem_width": stem.out_channels, "num_stages": len(spec.stages),
         }
-        c_in = stem.out_channels
-        for i, stage in enumerate(spec.stages, 1):
-            params.update(encode_stage(f"s{i}", stage, c_in))
-            c_in = stage.blocks[0].args.out_channels
+        c_in, reach = stem.out_channels, 2 if params["stem"] == "simple" else 4
+        for i, stage in enumerate(spec.stages):
+            params.update(encode_stage(f"s{i + 1}", stage, c_in, stride_is_free(i, reach)))
+            c_in, reach = stage.blocks[0].args.out_channels, reach * stage.blocks[0].args.stride
         return params
 
 

@@ -84,6 +84,17 @@ def test_samples_are_sensible():
                 if isinstance(args, Res2NetArgs):
                     assert args.split_channels >= 1 and args.stage_first
         assert count(spec).macs > 0  # the walk ran: no map vanished, every width fits
+        reach = 2 if len(spec.stem) == 1 else 4
+        for stage in spec.stages:
+            reach *= stage.blocks[0].args.stride
+        assert reach >= 16  # stride 1 only once the network is at output stride 16 (DetNet), else 32
+
+
+def test_stride_is_a_choice_only_where_the_maps_are_small_enough():
+    params = SPACE.encode(backbones.get("resnet50"))  # stem /4: s1 may keep /4, s2 and s3 must halve, s4 may
+    assert [params.get(f"s{i}.stride") for i in (1, 2, 3, 4)] == [1, None, None, 2]
+    params = SPACE.encode(backbones.get("regnetx_600mf"))  # stem /2: s1 to s3 must halve
+    assert [params.get(f"s{i}.stride") for i in (1, 2, 3, 4)] == [None, None, None, 2]
 
 
 def test_bottleneck_width_rounds_to_the_group_width():
@@ -159,6 +170,7 @@ POINT = SPACE.encode(backbones.get("resnet50"))
          "resnet: missing parameter 's5.kind' (one of 'basic', 'bottleneck', 'regnet', 'res2net')"),
         ({"s1.projection": "auto"}, "resnet: unknown parameter(s) ['s1.projection'] for this point of the space"),
         ({"s2.kind": "regnet"}, "resnet: missing parameter 's2.se_ratio' (one of 0.0, 0.25)"),
+        ({"s2.stride": 1}, "resnet: unknown parameter(s) ['s2.stride'] for this point of the space"),
     ],
 )
 def test_strict_decode(change, message):
