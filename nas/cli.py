@@ -52,12 +52,12 @@ def _backbones(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2))
         return
-    header = f"{'backbone':<24}{'res':>5}{'params':>13}{'ref params':>13}{'':>7}{'FLOPs':>16}{'ref FLOPs':>16}{'':>7}  source"
+    header = f"{'backbone':<27}{'res':>5}{'params':>13}{'ref params':>13}{'':>7}{'FLOPs':>16}{'ref FLOPs':>16}{'':>7}  source"
     print(header)
     for r in rows:
         ref_p = "-" if r.ref_params is None else f"{r.ref_params:,}"
         ref_m = "-" if r.ref_macs is None else f"{r.ref_macs:,}" + ("" if not r.ref_macs_tol else "~")
-        print(f"{r.name:<24}{r.resolution:>5}{r.params:>13,}{ref_p:>13}{_mark(r.params_match):>7}"
+        print(f"{r.name:<27}{r.resolution:>5}{r.params:>13,}{ref_p:>13}{_mark(r.params_match):>7}"
               f"{r.macs:>16,}{ref_m:>16}{_mark(r.macs_match):>7}  {r.source}")
     print(f"{FLOPS_NOTE}; '~' marks a reference printed rounded (matched within its rounding).")
 
@@ -226,6 +226,36 @@ def _scale(args: argparse.Namespace) -> None:
     print(f"{FLOPS_NOTE}.\nfiles: {', '.join(str(f) for f in files)}")
 
 
+def _train(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from nas.data import parse_data
+    from nas.evaluate import TrainConfig, evaluate
+
+    spec = load_spec(args.spec)
+    config = TrainConfig(device=args.device, seed=args.seed, latency=args.latency,
+                         **({"epochs": args.epochs} if args.epochs else {}))
+
+    def progress(r) -> None:
+        bar = "#" * round(20 * r.epoch / r.epochs)
+        print(f"epoch {r.epoch}/{r.epochs} [{bar:<20}] loss {r.train_loss:.3f}  train {r.train_accuracy:.1%}  "
+              f"test {r.test_accuracy:.1%}  {r.seconds:.1f}s  {r.images_per_second:.0f} img/s", file=sys.stderr)
+
+    metrics = evaluate(spec, config, parse_data(args.data), progress)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(metrics) | {"spec": args.spec}, indent=2))
+        return
+    accuracy = "-" if metrics.accuracy is None else f"{metrics.accuracy:.2%}"
+    print(f"{args.spec}  trained {metrics.epochs_run} epoch(s) at {metrics.proxy_resolution}x{metrics.proxy_resolution} on {metrics.device}")
+    print(f"  accuracy     {accuracy:>9}" + (f"  (failed: {metrics.failure})" if metrics.failure else ""))
+    print(f"  FLOPs        {format_flops(metrics.macs):>9}  ({metrics.macs:,} multiply-adds, deployed network)")
+    print(f"  params       {format_params(metrics.params):>9}  ({metrics.params:,})")
+    print(f"  train time   {metrics.train_seconds:>8.1f}s  ({metrics.images_per_second:,.0f} images/s)")
+    if metrics.latency_ms is not None:
+        print(f"  latency      {metrics.latency_ms:>7.2f}ms  batch 1; {metrics.latency_batch_ms:.2f} ms batch {config.latency_batch}")
+    print(f"  {FLOPS_NOTE}.")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     top = argparse.ArgumentParser(prog="nas", description="Neural architecture search and scaling toolkit.")
@@ -313,6 +343,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/scale", help="where the study and the table go")
     p.set_defaults(run=_scale)
+
+    p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")
+    p.add_argument("spec", help="spec JSON file or backbone name")
+    p.add_argument("--data", help="mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the proxy recipe's)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency", action="store_true", help="also measure inference latency (batch 1 and 16)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=_train)
     return top
 
 

@@ -4,9 +4,8 @@ printed rounding, exact against PyTorch's own count, a real forward pass, and JS
 import dataclasses
 
 import pytest
-import torch
 
-from search_spaces import build, count, from_json
+from search_spaces import count
 from search_spaces.backbones import get, reference
 from search_spaces.scale import multiply
 from search_spaces.backbones.shuffle import BACKBONES
@@ -44,23 +43,6 @@ def test_params_and_macs_match_the_reference(name):
     assert abs(cost.macs - round(macs)) <= tol
     ref = reference(name)  # the table's own Reference row says the same
     assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_count_is_exact_against_pytorch_at_full_resolution(name):
-    spec = get(name)
-    assert assert_exact_network(spec) == (count(spec).macs, count(spec).params)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_forward_pass_and_json_round_trip(name):
-    spec = get(name)
-    assert from_json(spec.to_json()) == spec
-    torch.manual_seed(0)
-    net = build(dataclasses.replace(spec, resolution=SMALL)).eval()
-    with torch.no_grad():
-        logits = net(torch.randn(2, 3, SMALL, SMALL))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
 
 
 def test_v1_with_a_classifier_bias_is_pytorchcv():
