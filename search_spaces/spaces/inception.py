@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 from types import MappingProxyType
-from typing import Any, Iterator
+from typing import Any
 
 from search_spaces.backbones.inception import (
-    googlenet_spec, inception_resnet_v2_spec, inception_v2_spec, inception_v3_spec, inception_v4_spec,
+    googlenet_spec,
+    inception_resnet_v2_spec,
+    inception_v2_spec,
+    inception_v3_spec,
+    inception_v4_spec,
 )
 from search_spaces.errors import SpaceError
 from search_spaces.scale import scale_channels

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from search_spaces import graphs
 from search_spaces.backbones.randwire import REGIMES, randwire_spec, stage_nodes

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs

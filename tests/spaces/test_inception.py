@@ -147,17 +147,18 @@ POINT = SPACE.encode(backbones.get("inception_v3"))
 @pytest.mark.parametrize(
     "change,message",
     [
-        ({"template": "xception"}, "inception: parameter 'template' must be one of 'googlenet', 'inception_v2', "
-                                   "'inception_v3', 'inception_v4', 'inception_resnet_v2', got 'xception'"),
+        ({"template": "xception"},
+         ("inception: parameter 'template' must be one of 'googlenet', 'inception_v2', 'inception_v3', "
+          "'inception_v4', 'inception_resnet_v2', got 'xception'")),
         ({"resolution": 300}, "inception: parameter 'resolution' must be int in [107, 395] step 32, got 300"),
         ({"inception_v3.s2.b2.ch1x1": 136},
          "inception: parameter 'inception_v3.s2.b2.ch1x1' must be int in [32, 128] step 8, got 136"),
         ({"inception_v3.s2.b3.repeats": 5},
          "inception: parameter 'inception_v3.s2.b3.repeats' must be int in [1, 4], got 5"),
-        ({"template": "inception_v4"}, "inception: missing parameter 'inception_v4.stem.b1.out_channels' "
-                                       "(int in [16, 64] step 8)"),
-        ({"googlenet.kernel_size": 5}, "inception: unknown parameter(s) ['googlenet.kernel_size'] for this point "
-                                       "of the space"),
+        ({"template": "inception_v4"},
+         "inception: missing parameter 'inception_v4.stem.b1.out_channels' (int in [16, 64] step 8)"),
+        ({"googlenet.kernel_size": 5},
+         "inception: unknown parameter(s) ['googlenet.kernel_size'] for this point of the space"),
     ],
 )
 def test_strict_decode(change, message):
