@@ -1,0 +1,193 @@
+"""Proxy training: a short, honest SGD run of a candidate on an in-memory dataset.
+
+SGD with Nesterov momentum and label smoothing; a linear warm-up, then cosine or one-cycle (linear) decay
+to zero, set per step; weight decay on conv and linear weights only (norms and biases are not decayed);
+bf16 autocast and channels_last on CUDA. After each epoch the test accuracy goes to a callback, which may
+stop the run (early stopping). A NaN or diverging loss ends the run with the reason as data. On the CPU a
+run is a pure function of (model initialisation, data, config): the batch order and augmentation draw from
+a generator seeded by `config.seed`.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import torch
+from torch import Tensor, nn
+
+from nas.data import Data, augment, normalize
+
+if TYPE_CHECKING:
+    from nas.evaluate import TrainConfig
+
+SCHEDULES = ("cosine", "onecycle")
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did: sent to the `report` callback (returning True stops the run)."""
+
+    epoch: int  # 1-based
+    epochs: int
+    train_loss: float  # mean over the epoch's steps (label-smoothed cross-entropy)
+    train_accuracy: float  # on the augmented training batches, 0..1
+    test_accuracy: float  # 0..1
+    seconds: float  # training time of this epoch (evaluation excluded)
+    images_per_second: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """The outcome of `fit`: final test accuracy, or `failure` saying why there is none."""
+
+    accuracy: float | None
+    epochs_run: int
+    train_seconds: float
+    images_per_second: float
+    history: tuple[EpochReport, ...]
+    failure: str | None = None
+    stopped_early: bool = False
+
+
+Report = Callable[[EpochReport], "bool | None"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """`cpu`, `cuda` (an error if none) or `auto` (cuda when available)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        from nas.data import DataError
+
+        raise DataError("device cuda requested but torch sees no CUDA device; use --device cpu")
+    return torch.device(name)
+
+
+def lr_at(step: int, total: int, warmup: int, peak: float, schedule: str) -> float:
+    """The learning rate of step `step` (0-based) of `total`: linear warm-up over `warmup` steps from
+    peak / warmup up to `peak`, then `cosine` or `onecycle` (linear) decay towards zero at `total`."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup + 1) / max(1, total - warmup)
+    if schedule == "cosine":
+        return peak * 0.5 * (1 + math.cos(math.pi * progress))
+    return peak * (1 - progress)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two optimizer groups: conv/linear weights (decayed) and norms and biases (not decayed, as
+    decaying a BN scale or a bias only fights the normalisation)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim > 1 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device) -> float:
+    """Top-1 accuracy on the test split (eval mode, no gradients, bf16 on CUDA)."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+        for start in range(0, len(data.test_y), batch_size):
+            x = _prepare(data.test_x[start:start + batch_size], data, device)
+            correct += (model(x).argmax(1) == data.test_y[start:start + batch_size]).sum()
+    return correct.item() / max(1, len(data.test_y))
+
+
+def _prepare(x: Tensor, data: Data, device: torch.device) -> Tensor:
+    x = normalize(x, data)
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+def _check_loss(window: float, limit: float, epoch: int, step: int) -> str | None:
+    """The failure reason when the mean loss of the last steps is NaN, infinite or past the limit."""
+    if not math.isfinite(window):
+        return f"loss became {window} at epoch {epoch} step {step}"
+    if window > limit:
+        return f"loss diverged to {window:.3g} (limit {limit:.3g}) at epoch {epoch} step {step}"
+    return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The step arithmetic of one run."""
+
+    batch: int  # images per step
+    steps: int  # steps per epoch (the last partial batch is dropped so BN sees full batches)
+    total: int  # steps in the run
+    warmup: int  # warm-up steps
+    limit: float  # the loss past which the run has diverged
+
+
+def fit(model: nn.Module, data: Data, config: "TrainConfig", report: Report | None = None) -> TrainResult:
+    """Train `model` (already on the data's device) for `config.epochs`; returns the result."""
+    device = data.train_x.device
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    opt = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum, nesterov=True)
+    n = len(data.train_y)
+    batch = min(config.batch_size, n)
+    steps = n // batch
+    plan = _Plan(batch, steps, config.epochs * steps, round(config.warmup_epochs * steps),
+                 config.max_loss * math.log(max(2, data.num_classes)))
+    history: list[EpochReport] = []
+    seconds = 0.0
+    for epoch in range(1, config.epochs + 1):
+        start = _clock(device)
+        loss_sum, correct, failure = _epoch(model, data, config, opt, gen, plan, epoch)
+        elapsed = _clock(device) - start
+        seconds += elapsed
+        images = (epoch - 1) * steps * batch  # images of the completed epochs before this one
+        if failure:
+            return TrainResult(None, epoch, seconds, images / seconds, tuple(history), failure)
+        test = evaluate_accuracy(model, data, config.eval_batch_size, device)
+        history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), test,
+                                   elapsed, steps * batch / elapsed))
+        if report is not None and report(history[-1]) and epoch < config.epochs:
+            return TrainResult(test, epoch, seconds, (images + steps * batch) / seconds, tuple(history), None, True)
+    return TrainResult(history[-1].test_accuracy, config.epochs, seconds, config.epochs * steps * batch / seconds,
+                       tuple(history))
+
+
+def _epoch(model: nn.Module, data: Data, config: "TrainConfig", opt: torch.optim.Optimizer, gen: torch.Generator,
+           plan: _Plan, epoch: int) -> tuple[float, float, str | None]:
+    """One epoch of steps: (loss sum, correct count, failure reason or None)."""
+    device = data.train_x.device
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    flip = config.flip and data.flip
+    model.train()
+    order = torch.randperm(len(data.train_y), generator=gen, device=device)
+    sums = torch.zeros(2, device=device)  # loss sum, correct count: kept on the device, read at checks
+    checked = 0.0
+    for i in range(plan.steps):
+        idx = order[i * plan.batch:(i + 1) * plan.batch]
+        x, y = data.train_x[idx], data.train_y[idx]
+        if config.crop_padding or flip:
+            x = augment(x, config.crop_padding, flip, gen)
+        lr = lr_at((epoch - 1) * plan.steps + i, plan.total, plan.warmup, config.lr, config.schedule)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+            out = model(_prepare(x, data, device))
+        loss = loss_fn(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sums += torch.stack((loss.detach(), (out.argmax(1) == y).sum().float()))
+        if (i + 1) % config.check_every == 0 or i + 1 == plan.steps:
+            loss_sum = sums[0].item()
+            failure = _check_loss((loss_sum - checked) / (i % config.check_every + 1), plan.limit, epoch, i + 1)
+            if failure:
+                return loss_sum, 0.0, failure
+            checked = loss_sum
+    loss_sum, correct = sums.tolist()
+    return loss_sum, correct, None
+
+
+def _clock(device: torch.device) -> float:
+    """Wall time after the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()

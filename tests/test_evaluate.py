@@ -1,0 +1,72 @@
+"""evaluate(spec, config): deployed cost, proxy accuracy, failures as data, latency, config checks, CLI."""
+import dataclasses
+import json
+
+import pytest
+
+from nas.cli import main
+from nas.data import DataSource, load
+from nas.evaluate import ConfigError, Metrics, TrainConfig, adapt, evaluate
+from search_spaces.cells.conv import ConvArgs
+from search_spaces.errors import SpecError
+from search_spaces.network import count
+from tests.test_train import tiny_spec
+
+FAST = TrainConfig(epochs=1, batch_size=32, lr=0.1, threads=1)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load(DataSource("digits", resolution=16))
+
+
+def test_metrics_report_the_deployed_cost_and_the_proxy_accuracy(digits):
+    spec = tiny_spec()
+    metrics = evaluate(spec, FAST, digits)
+    deployed = count(spec)  # 224x224, 1000 classes: not the 16x16, 10-class proxy
+    assert (metrics.macs, metrics.params) == (deployed.macs, deployed.params)
+    assert metrics.params != count(adapt(spec, digits)).params
+    assert metrics.failure is None and 0.0 <= metrics.accuracy <= 1.0 and metrics.proxy_resolution == 16
+    assert metrics.train_seconds > 0 and metrics.images_per_second > 0 and metrics.device == "cpu"
+    assert metrics.latency_ms is None
+
+
+def test_a_spec_that_does_not_fit_the_data_fails_with_a_reason(digits):
+    rows = tuple(dataclasses.replace(b, args=ConvArgs(8, 3, 2, padding=0)) for b in tiny_spec().stem * 4)
+    spec = dataclasses.replace(tiny_spec(), stem=rows)  # fine at 224, vanishes at 16
+    metrics = evaluate(spec, FAST, digits)
+    assert metrics.accuracy is None and metrics.epochs_run == 0
+    assert metrics.failure.startswith("the network does not fit digits at 16x16") and "vanishes" in metrics.failure
+    assert metrics.macs == count(spec).macs
+    with pytest.raises(SpecError, match="does not fit"):
+        adapt(spec, digits)
+
+
+def test_latency_is_measured_when_asked():
+    spec = dataclasses.replace(tiny_spec(), resolution=32)
+    metrics = evaluate(spec, dataclasses.replace(FAST, latency=True, latency_batch=4, latency_repeats=3),
+                       DataSource("synthetic", resolution=16, size=64, num_classes=3))
+    assert metrics.latency_ms > 0 and metrics.latency_batch_ms > 0
+    assert isinstance(metrics, Metrics) and metrics.proxy_resolution == 16
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("epochs", 0, "epochs must be a positive integer"),
+    ("schedule", "step", "schedule must be one of cosine, onecycle"),
+    ("device", "tpu", "device must be cpu, cuda or auto"),
+    ("lr", -1.0, "lr > 0"),
+    ("warmup_epochs", -1.0, "warmup_epochs"),
+])
+def test_config_is_checked(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_cli_train(tmp_path, capsys):
+    path = tmp_path / "tiny.json"
+    path.write_text(tiny_spec().to_json())
+    assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "2", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["epochs_run"] == 2 and err.count("epoch ") == 2
+    assert main(["train", str(path), "--data", f"cifar10:{tmp_path}"]) == 2
+    assert "expected a cifar10 python-format directory" in capsys.readouterr().err
