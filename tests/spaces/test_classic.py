@@ -1,16 +1,13 @@
 """The classic space: AlexNet, VGG-16 (+BN) and SqueezeNet 1.0/1.1 are points; samples are valid and seeded."""
-import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.classic import SPACE
-from tests.exact import assert_exact_network
 
 NAMES = ("alexnet", "vgg16", "vgg16_bn", "squeezenet1_0", "squeezenet1_1")
 
@@ -20,13 +17,6 @@ RESOLUTION = 96  # the real forward pass runs small
 def test_registered_with_its_fixed_points():
     assert get("classic") is SPACE
     assert SPACE.fixed_points == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_backbone_is_a_fixed_point(name):
-    spec = backbones.get(name)
-    assert SPACE.contains(spec)
-    assert SPACE.decode(SPACE.encode(spec)) == spec
 
 
 def test_alexnet_encoding_reads_like_the_paper():
@@ -40,20 +30,6 @@ def test_alexnet_encoding_reads_like_the_paper():
 def test_width_scaled_vgg_stays_a_point():
     spec = multiply(backbones.get("vgg16"), width=0.5)  # every conv width halved, the MLP head kept
     assert SPACE.contains(spec)
-
-
-def test_samples_round_trip_and_are_seeded():
-    for seed in range(100):
-        spec = SPACE.sample(seed)
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert SPACE.sample(3) == SPACE.sample(3)
-    assert len({SPACE.sample(seed).digest() for seed in range(40)}) == 40
-
-
-def test_budgeted_samples_fit():
-    budget = 1_000_000_000
-    for _, spec in zip(range(50), SPACE.samples(1, budget)):
-        assert count(spec).macs <= budget
 
 
 def test_samples_cover_both_kinds():
@@ -89,17 +65,3 @@ def test_smallest_is_a_small_valid_network():
     assert count(smallest).macs < count(backbones.get("squeezenet1_1")).macs
 
 
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_sampled_networks_build_and_count_exactly():
-    samples = [SPACE.sample(seed) for seed in range(10)]
-    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()

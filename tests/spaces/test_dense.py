@@ -1,16 +1,13 @@
 """The dense space: DenseNet-121/169/201 are points; samples are valid, seeded and fit their budget."""
-import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.cells.dense import DenseArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.spaces import get
 from search_spaces.spaces.dense import SPACE
-from tests.exact import assert_exact_network
 
 NAMES = ("densenet121", "densenet169", "densenet201")
 
@@ -19,13 +16,6 @@ RESOLUTION = 64  # the real forward pass runs small
 
 def test_registered_with_its_fixed_points():
     assert get("dense") is SPACE and SPACE.fixed_points == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_backbone_is_a_fixed_point(name):
-    spec = backbones.get(name)
-    assert SPACE.contains(spec)
-    assert SPACE.decode(SPACE.encode(spec)) == spec
 
 
 def test_densenet121_encoding():
@@ -42,20 +32,6 @@ def test_multipliers_scale_growth_and_depth():
     assert dense[0] == DenseArgs(9, 16, 64)  # ceil(6 * 1.5) layers, growth 32 * 0.5, bottleneck 4 * 16
     assert [a.layers for a in dense] == [9, 18, 36, 24]
     assert SPACE.contains(spec)
-
-
-def test_samples_round_trip_and_are_seeded():
-    for seed in range(100):
-        spec = SPACE.sample(seed)
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert SPACE.sample(5) == SPACE.sample(5)
-    assert len({SPACE.sample(seed).digest() for seed in range(30)}) == 30
-
-
-def test_budgeted_samples_fit():
-    budget = 2_000_000_000
-    for _, spec in zip(range(50), SPACE.samples(2, budget)):
-        assert count(spec).macs <= budget
 
 
 @pytest.mark.parametrize(
@@ -91,17 +67,3 @@ def test_width_scaled_densenet_stays_a_point(width):
     assert SPACE.contains(multiply(backbones.get("densenet121"), width))
 
 
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_sampled_networks_build_and_count_exactly():
-    samples = [SPACE.sample(seed) for seed in range(10)]
-    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()

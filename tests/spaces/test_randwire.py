@@ -2,45 +2,20 @@
 import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.cells.randwire import RandWireArgs
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.spaces import get
 from search_spaces.spec import Stage
-from tests.exact import assert_exact_network
 
 SPACE = get("randwire")
 SAMPLES = [SPACE.sample(seed) for seed in range(100)]
 
 
-@pytest.mark.parametrize("name", SPACE.fixed_points)
-def test_named_backbones_are_fixed_points(name):
-    spec = backbones.get(name)
-    params = SPACE.encode(spec)
-    assert (params["graph"], params["ws.k"], params["ws.p"], params["seed"]) == ("ws", 4, 0.75, 0)
-    assert params["nodes"] == 32 and params["channels"] == {"randwire_ws_small": 78, "randwire_ws_regular": 109}[name]
-    assert SPACE.contains(spec)
-    assert SPACE.decode(params) == spec
-
-
 def test_fixed_points_are_listed():
     assert set(SPACE.fixed_points) == {"randwire_ws_small", "randwire_ws_regular"}
-
-
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_samples_round_trip_and_are_seeded():
-    for spec in SAMPLES:
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert [SPACE.sample(seed) for seed in range(5)] == SAMPLES[:5]
-    assert len({spec.digest() for spec in SAMPLES}) == 100
-    assert {SPACE.encode(spec)["graph"] for spec in SAMPLES} == {"er", "ba", "ws"}
 
 
 def test_samples_are_sensible():
@@ -86,28 +61,12 @@ def test_multipliers_scale_c_and_n_and_encode_with_ones():
     assert SPACE.decode(params) == spec
 
 
-def test_budgeted_samples_are_within_budget():
-    budget = 600_000_000
-    for spec, _ in zip(SPACE.samples(3, budget), range(20)):
-        assert count(spec).macs <= budget
-
-
 def test_smallest_is_valid_and_cheapest_first():
     spec = SPACE.smallest()
     params = SPACE.encode(spec)
     assert params["resolution"] == 96 and params["regime"] == "small" and params["graph"] == "er"
     assert params["channels"] == 16 and params["nodes"] == 16
     assert SPACE.decode(params) == spec
-
-
-def test_sampled_networks_build_and_count_exactly():
-    for spec in (SPACE.smallest(), min(SAMPLES[:10], key=lambda s: count(s).macs)):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=64)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, 64, 64))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
 
 
 POINT = SPACE.encode(backbones.get("randwire_ws_small"))

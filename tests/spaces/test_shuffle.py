@@ -1,16 +1,13 @@
 """The shuffle space: every ShuffleNet v1/v2 backbone is a point; samples are valid, seeded, within budget."""
-import dataclasses
 
 import pytest
-import torch
 
 from search_spaces import backbones
 from search_spaces.errors import SpaceError
-from search_spaces.network import build, count
+from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.shuffle import SPACE
-from tests.exact import assert_exact_network
 
 NAMES = (
     "shufflenet_v1_g3", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
@@ -22,13 +19,6 @@ RESOLUTION = 64  # the real forward pass runs small
 
 def test_registered_with_its_fixed_points():
     assert get("shuffle") is SPACE and SPACE.fixed_points == NAMES
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_backbone_is_a_fixed_point(name):
-    spec = backbones.get(name)
-    assert SPACE.contains(spec)
-    assert SPACE.decode(SPACE.encode(spec)) == spec
 
 
 def test_megvii_split_is_a_parameter():
@@ -43,20 +33,6 @@ def test_megvii_split_is_a_parameter():
 @pytest.mark.parametrize("width", [0.5, 0.75])
 def test_width_scaled_v2_stays_a_point(name, width):
     assert SPACE.contains(multiply(backbones.get(name), width))
-
-
-def test_samples_round_trip_and_are_seeded():
-    for seed in range(100):
-        spec = SPACE.sample(seed)
-        assert SPACE.decode(SPACE.encode(spec)) == spec
-    assert SPACE.sample(11) == SPACE.sample(11)
-    assert len({SPACE.sample(seed).digest() for seed in range(30)}) == 30
-
-
-def test_budgeted_samples_fit():
-    budget = 150_000_000
-    for _, spec in zip(range(100), SPACE.samples(0, budget)):
-        assert count(spec).macs <= budget
 
 
 @pytest.mark.parametrize(
@@ -85,17 +61,3 @@ def test_smallest_is_valid():
     assert count(smallest).macs < count(backbones.get("shufflenet_v2_x0_5")).macs
 
 
-def test_exactly_the_fixed_points_among_all_backbones():
-    inside = {name for name in backbones.names() if SPACE.contains(backbones.get(name))}
-    assert inside == set(SPACE.fixed_points)
-
-
-def test_sampled_networks_build_and_count_exactly():
-    samples = [SPACE.sample(seed) for seed in range(10)]
-    for spec in (SPACE.smallest(), *sorted(samples, key=lambda s: count(s).macs)[:2]):
-        assert_exact_network(spec)  # meta device: 2 * macs == FlopCounterMode, params == sum(numel)
-    spec = dataclasses.replace(SPACE.smallest(), resolution=RESOLUTION)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        logits = build(spec).eval()(torch.randn(2, 3, RESOLUTION, RESOLUTION))
-    assert logits.shape == (2, 1000) and torch.isfinite(logits).all()
