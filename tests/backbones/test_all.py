@@ -54,12 +54,34 @@ def test_json_round_trip_and_identity_multiplier(name):
     assert multiply(spec) == spec
 
 
-def test_every_backbone_is_checked_against_a_typed_reference():
-    from tests.backbones import (test_classic, test_dense, test_detection, test_inception, test_mobile,
-                                 test_randwire, test_resnet, test_shuffle)
+def typed_references() -> dict[str, tuple[int, int, int, int | None]]:
+    """name -> (params, macs, macs tolerance, resolution or None), from every family file's table, each
+    row typed there from an outside source (shared/reference/backbones.md and the sources it cites)."""
+    from tests.backbones import test_classic, test_dense, test_inception, test_mobile, test_resnet, test_shuffle
 
-    typed = set()
-    for module in (test_classic, test_dense, test_detection, test_inception, test_mobile, test_resnet, test_shuffle):
-        typed |= set(getattr(module, "REFERENCE", None) or module.EXPECTED)
-    typed |= set(test_randwire.NAMES)  # random graphs: checked as 5-seed means against the paper
-    assert set(NAMES) <= typed
+    typed = {}
+    for module in (test_classic, test_dense, test_inception, test_resnet, test_shuffle):
+        typed |= {name: (params, round(macs), tol, None) for name, (params, macs, tol) in module.REFERENCE.items()}
+    typed |= {name: (params, macs, tol, res) for name, (res, params, macs, tol) in test_mobile.REFERENCE.items()}
+    return typed
+
+
+TYPED = typed_references()
+
+
+def test_every_backbone_is_checked_against_a_typed_reference():
+    from tests.backbones import test_detection, test_randwire
+
+    covered = set(TYPED) | set(test_detection.EXPECTED) | set(test_randwire.NAMES)  # RandWire: 5-seed means
+    assert set(NAMES) <= covered
+
+
+@pytest.mark.parametrize("name", sorted(TYPED))
+def test_params_and_macs_match_the_typed_reference(name):
+    params, macs, tol, resolution = TYPED[name]
+    cost = count(backbones.get(name))
+    assert cost.params == params
+    assert abs(cost.macs - macs) <= tol, f"{name}: {cost.macs:,} vs {macs:,} +- {tol:,}"
+    assert resolution in (None, backbones.row(name).resolution)
+    ref = backbones.reference(name)  # the library's own Reference row says the same
+    assert ref.params == params and abs(ref.macs - macs) <= tol

@@ -5,7 +5,7 @@ printed rounding, exact against PyTorch's own count, a real forward pass, and JS
 import pytest
 
 from search_spaces import cells, count
-from search_spaces.backbones import get, reference
+from search_spaces.backbones import get
 from search_spaces.scale import multiply
 from search_spaces.backbones.classic import BACKBONES
 from search_spaces.cost import Shape
@@ -22,20 +22,6 @@ REFERENCE = {
 }
 NAMES = [row.name for row in BACKBONES]
 SMALL = 64  # AlexNet's 11x11/4 conv and three 3x3/2 pools need 63 px to keep a 1x1 map; 64 suits all
-
-
-def test_every_backbone_has_a_reference_row():
-    assert sorted(NAMES) == sorted(REFERENCE)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_params_and_macs_match_the_reference(name):
-    params, macs, tol = REFERENCE[name]
-    cost = count(get(name))
-    assert cost.params == params
-    assert abs(cost.macs - round(macs)) <= tol
-    ref = reference(name)  # the table's own Reference row says the same
-    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
 
 
 def test_batchnorm_is_the_only_difference_between_vgg16_and_vgg16_bn():

@@ -5,8 +5,8 @@ PyTorch's own count, a real forward pass, and JSON."""
 import pytest
 import torch
 
-from search_spaces import build, count
-from search_spaces.backbones import get, reference
+from search_spaces import build
+from search_spaces.backbones import get
 from search_spaces.scale import multiply
 from search_spaces.backbones.dense import BACKBONES
 from search_spaces.cells.conv import BnActArgs
@@ -23,20 +23,6 @@ REFERENCE = {
 FINAL_WIDTH = {"densenet121": 1024, "densenet169": 1664, "densenet201": 1920}
 NAMES = [row.name for row in BACKBONES]
 SMALL = 32  # the stem downsamples 4x and three transitions 8x: 32 px keeps a 1x1 map
-
-
-def test_every_backbone_has_a_reference_row():
-    assert sorted(NAMES) == sorted(REFERENCE)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_params_and_macs_match_the_reference(name):
-    params, macs, tol = REFERENCE[name]
-    cost = count(get(name))
-    assert cost.params == params
-    assert abs(cost.macs - round(macs)) <= tol
-    ref = reference(name)  # the table's own Reference row says the same
-    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from search_spaces import count
-from search_spaces.backbones import get, reference
+from search_spaces.backbones import get
 from search_spaces.scale import multiply
 from search_spaces.backbones.shuffle import BACKBONES
 from search_spaces.spec import Block
@@ -29,20 +29,6 @@ NAMES = [row.name for row in BACKBONES]
 # v1's stem must stay a multiple of its 3 groups: 24 * 0.5 rounds to 16, 24 * 2.0 is 48 (Megvii's 2.0x)
 WIDTH = {"shufflenet_v1_g3": 2.0}
 SMALL = 32  # stem 4x and three stride-2 stages 8x: 32 px keeps a 1x1 map
-
-
-def test_every_backbone_has_a_reference_row():
-    assert sorted(NAMES) == sorted(REFERENCE)
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_params_and_macs_match_the_reference(name):
-    params, macs, tol = REFERENCE[name]
-    cost = count(get(name))
-    assert cost.params == params
-    assert abs(cost.macs - round(macs)) <= tol
-    ref = reference(name)  # the table's own Reference row says the same
-    assert (ref.params, ref.macs, ref.macs_tol) == (params, round(macs), tol)
 
 
 def test_v1_with_a_classifier_bias_is_pytorchcv():
