@@ -6,7 +6,9 @@
 - width: each block's arguments go through its cell's `widen(args, width, in_old, in_new)` hook, or, when
   the cell has none, every int field whose name ends in "channels" becomes make_divisible(value * width).
   Width 1.0 keeps every explicit width as it is.
-- depth: each *group* of a stage gets ceil(repeats * depth) blocks. A group is a row, or a row with one
+- depth: each *group* of a stage gets ceil(repeats * depth) blocks, when copies of its block keep the
+  shape (pools, transitions: never repeated); a cell whose depth is an argument has a `deepen` hook
+  instead (a dense block's layers become ceil(layers * depth)). A group is a row, or a row with one
   block followed by the row of its continuation copies (same cell, stride 1, input = the first block's
   output; for MBConv also the expansion and SE widths rescaled to that input). Specs write a torchvision
   stage row "r3, 16 -> 24" as `mbconv(24, mid 96) x1` then `mbconv(24, mid 144) x2`, because explicit
@@ -26,7 +28,7 @@ from typing import Any
 from search_spaces import cells
 from search_spaces.cells import Cell
 from search_spaces.cost import Shape
-from search_spaces.errors import check_float, check_int
+from search_spaces.errors import SpecError, check_float, check_int
 from search_spaces.spec import Block, NetSpec, Stage
 
 
@@ -110,13 +112,31 @@ def _widen_rows(rows: tuple[Block, ...], width: float, old: Shape, new: Shape) -
     return out, old, new
 
 
+def _deepens(row: Block, shape: Shape) -> bool:
+    """Whether copies of the row's block keep its output shape, so that depth may add them. Pools,
+    transitions and dense blocks change the shape with every copy: the depth multiplier leaves them be."""
+    cell = cells.get(row.cell)
+    try:
+        out = _through(row, shape)
+        return cell.cost(continuation(cell, row.args, shape.c, out.c), out)[1] == out
+    except SpecError:
+        return False
+
+
 def _scale_stage(stage: Stage, width: float, depth: float, old: Shape, new: Shape) -> tuple[Stage, Shape]:
-    """One stage: each group widened, then ceil(total * depth) blocks long; returns the new output shape."""
+    """One stage: each group widened, then ceil(total * depth) blocks long (groups whose copies would change
+    the shape keep their length); returns the new output shape."""
     rows: list[Block] = []
     for row, total, start in _groups(stage, old):
         cell = cells.get(row.cell)
-        first = Block(row.cell, widen(cell, row.args, width, start.c, new.c), 1)
-        emitted, new = _emit(first, math.ceil(total * depth), new)
+        args = widen(cell, row.args, width, start.c, new.c)
+        if cell.deepen is not None and depth != 1.0:
+            args, depth_here = cell.deepen(args, depth), 1.0  # the depth is an argument of the cell
+        else:
+            depth_here = depth
+        first = Block(row.cell, args, 1)
+        length = math.ceil(total * depth_here) if depth_here == 1.0 or _deepens(first, new) else total
+        emitted, new = _emit(first, length, new)
         rows += emitted
     return Stage(tuple(rows)), new
 

@@ -105,3 +105,17 @@ def test_separate_rows_are_not_merged():
 def test_bad_multipliers(kwargs, message):
     with pytest.raises(SpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
         multiply(get("mobilenet_v2"), **kwargs)
+
+
+def test_depth_repeats_only_blocks_whose_copies_keep_the_shape():
+    from search_spaces import backbones
+    from search_spaces.network import count
+
+    vgg = multiply(backbones.get("vgg16"), depth=1.5)  # conv rows 2,2,3,3,3 -> 3,3,5,5,5; the five pools stay single
+    convs = [b.repeats for s in vgg.stages for b in s.blocks if b.cell == "conv"]
+    pools = [b.repeats for s in vgg.stages for b in s.blocks if b.cell == "maxpool"]
+    assert convs == [3, 3, 5, 5, 5] and pools == [1] * 5
+    dense = multiply(backbones.get("densenet121"), depth=2.0)  # DenseNet-121's blocks 6,12,24,16 -> 12,24,48,32
+    assert [b.args.layers for s in dense.stages for b in s.blocks if b.cell == "dense"] == [12, 24, 48, 32]
+    assert [b.repeats for s in dense.stages for b in s.blocks if b.cell == "dense_transition"] == [1, 1, 1]
+    assert count(dense).params > count(backbones.get("densenet121")).params

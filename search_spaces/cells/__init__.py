@@ -46,6 +46,9 @@ class Cell:
     # widen(args, width, in_old, in_new) -> args for the width multiplier of `search_spaces.scale`;
     # None means the default rule there (every int field ending in "channels" made divisible by 8).
     widen: Callable[[Any, float, int, int], Any] | None = None
+    # deepen(args, depth) -> args for a cell whose depth is an argument (a dense block's layers) rather
+    # than its row's repeats; None means the depth multiplier repeats the row (see `search_spaces.scale`).
+    deepen: Callable[[Any, float], Any] | None = None
 
 
 def _collect() -> Mapping[str, Cell]:

@@ -9,6 +9,7 @@ block outputs the input and every layer's output concatenated: `in_channels + la
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -123,9 +124,15 @@ def _transition_cost(a: TransitionArgs, shape: Shape) -> tuple[Cost, Shape]:
     return norm2d(shape) + conv, pool2d(out, 2, 2)
 
 
+def _dense_deepen(a: DenseArgs, depth: float) -> DenseArgs:
+    """A dense block's depth is its layer count: ceil(layers * depth), as repeats are elsewhere."""
+    return dataclasses.replace(a, layers=math.ceil(a.layers * depth))
+
+
 CELLS = (
     Cell("dense", DenseArgs, _dense_build, _dense_cost,
-         "DenseNet-BC dense block: BN-ReLU-1x1-BN-ReLU-3x3 layers, each output concatenated", widen=_dense_widen),
+         "DenseNet-BC dense block: BN-ReLU-1x1-BN-ReLU-3x3 layers, each output concatenated", widen=_dense_widen,
+         deepen=_dense_deepen),
     Cell("dense_transition", TransitionArgs, _transition_build, _transition_cost,
          "DenseNet transition: BN-ReLU-1x1 conv, 2x2 average pool", widen=_transition_widen),
 )
