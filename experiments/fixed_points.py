@@ -95,8 +95,8 @@ def main() -> None:
     header = [
         "# Fixed points: every named backbone against its reference",
         "",
-        "**Claim tested:** each named backbone counts (params, multiply-adds of conv and linear weights, bias excluded) "
-        "exactly as the reference implementation it names, or within the rounding of the printed figure.",
+        ("**Claim tested:** each named backbone counts (params, multiply-adds of conv and linear weights, bias excluded) "
+        "exactly as the reference implementation it names, or within the rounding of the printed figure."),
         "",
         f"**Result:** {summary(rows)}",
         "",
@@ -104,9 +104,9 @@ def main() -> None:
         "",
         "```", COMMAND, "```",
         "",
-        f"Hardware: {cpu_name()}, {os.cpu_count()} cores. Versions: python {platform.python_version()}, "
+        (f"Hardware: {cpu_name()}, {os.cpu_count()} cores. Versions: python {platform.python_version()}, "
         f"torch {torch.__version__}. Counting only (closed-form `count()`, nothing built or trained); "
-        f"config: {json.dumps(CONFIG)}. Raw rows: experiments/fixed_points.json.",
+        f"config: {json.dumps(CONFIG)}. Raw rows: experiments/fixed_points.json."),
         "",
         "## Ours against the reference",
         "",
