@@ -1,9 +1,11 @@
 """Zero-cost scores: rank candidates from one batch at initialisation, without training.
 
-- `synflow` (Tanaka et al. 2020; Abdelfattah et al. 2021): with every parameter made positive and an
-  all-ones input, the sum over conv/linear weights of weight * d(sum of outputs)/d(weight). Computed in
-  float64 with BN in eval mode (fresh running statistics make it a positive affine map), as the reference
-  implementation does by dropping BN.
+- `synflow` (Tanaka et al. 2020; Abdelfattah et al. 2021): on the linearised network (every parameter
+  made positive, activations replaced by the identity), the sum over conv/linear weights of
+  weight * d(sum of outputs)/d(weight) for an all-ones input. With positive weights and inputs a ReLU is
+  already the identity; replacing it explicitly keeps ReLU6's clip at 6 from zeroing the flow of
+  MobileNets. Computed in float64 with BN in eval mode (fresh running statistics make it the identity),
+  as the reference implementation does by dropping BN.
 - `naswot` (Mellor et al. 2021): log|K| where K[i, j] counts the activation units on which images i and j
   agree in sign (the binary activation pattern kernel, summed over every activation layer).
 - `grad_norm`: the sum over conv/linear weights of the L2 norm of the cross-entropy gradient.
@@ -38,6 +40,10 @@ def _weights(model: nn.Module) -> Iterator[nn.Parameter]:
 def synflow(model: nn.Module, x: Tensor) -> float:
     """Synaptic flow of the network at initialisation (only the input shape of `x` is used)."""
     net = copy.deepcopy(model).double().eval()
+    for parent in list(net.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, ACTIVATION_TYPES):
+                setattr(parent, name, nn.Identity())
     with torch.no_grad():
         for p in net.parameters():
             p.abs_()

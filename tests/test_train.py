@@ -15,11 +15,13 @@ from search_spaces.spec import Block, NetSpec, Stage
 FAST = TrainConfig(epochs=3, batch_size=32, lr=0.2, threads=1)
 
 
-def tiny_spec(width: int = 8) -> NetSpec:
+def tiny_spec(width: int = 8, activation: str = "relu") -> NetSpec:
     """Three small convs (16 -> 8 -> 4 at 16x16) and a linear classifier."""
+    act = activation
     return NetSpec(
-        stem=(Block("conv", ConvArgs(width, 3, 1)),),
-        stages=(Stage((Block("conv", ConvArgs(2 * width, 3, 2)),)), Stage((Block("conv", ConvArgs(2 * width, 3, 2)),))),
+        stem=(Block("conv", ConvArgs(width, 3, 1, activation=act)),),
+        stages=(Stage((Block("conv", ConvArgs(2 * width, 3, 2, activation=act)),)),
+                Stage((Block("conv", ConvArgs(2 * width, 3, 2, activation=act)),))),
         head=(Block("classifier", ClassifierArgs(dropout=0.0)),),
         resolution=224,
     )
