@@ -143,7 +143,7 @@ def _search(args: argparse.Namespace) -> None:
 
     from nas.budget import parse_budget
     from nas.data import parse_data
-    from nas.search import PROXY, SearchConfig, mask_url, search
+    from nas.search import PROXY, SearchConfig, check_space, mask_url, search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     train = dataclasses.replace(PROXY, **{k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v})
@@ -153,6 +153,7 @@ def _search(args: argparse.Namespace) -> None:
         study_name=args.study_name, address=args.address, cpus_per_trial=args.cpus_per_trial,
         gpus_per_trial=args.gpus_per_trial, max_concurrent=args.max_concurrent, resume=args.resume,
         seed_backbones=not args.no_seed_backbones, train=train, data=parse_data(args.data))
+    check_space(config)  # a bad space or budget is one line on stderr, before any other output
     t, d = config.train, config.data
     print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
           f"{config.trials} trained trials, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
@@ -365,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NasError as err:
         print(f"nas {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"nas {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM; a search says how to resume
+        print(f"nas {args.command}: interrupted" + (f": {err}" if str(err) else ""), file=sys.stderr)
         return 130
     return 0

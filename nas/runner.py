@@ -9,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
+import threading
+import time
 from typing import Any, Callable
 
 import optuna
+import torch
 from optuna.trial import TrialState
 
 from nas.data import DataSource, load
@@ -46,6 +50,8 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
     try:
         metrics = evaluate(spec, train, data, report)
     except Exception as err:  # whatever the candidate does, the search records it and goes on
+        if isinstance(err, torch.OutOfMemoryError) and torch.cuda.is_available():
+            torch.cuda.empty_cache()  # give the memory back before this worker takes its next trial
         tune.report(base | {"accuracy": -1.0, "epoch": train.epochs, "final": True,
                             "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"})
         return
@@ -53,6 +59,66 @@ def trial_fn(config: dict[str, Any], data: Any = None) -> None:
                         "epoch": max(metrics.epochs_run, 1), "final": True, "failure": metrics.failure or "",
                         "latency_ms": metrics.latency_ms or 0.0, "train_seconds": metrics.train_seconds,
                         "stopped_early": metrics.stopped_early})
+
+
+WORKER = "worker"  # trial user attribute: the search process (host:pid) that runs the trial
+HEARTBEAT_S = 10.0  # how often a search process marks itself alive in the study
+STALE_S = 60.0  # a search process silent this long is gone: its running trials can be re-queued
+
+
+def worker_id() -> str:
+    """This search process, as recorded with its trials: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def live_workers(study: optuna.Study) -> set[str]:
+    """Search processes on this study with a fresh heartbeat (and, on this host, a live process)."""
+    now, host, live = time.time(), socket.gethostname(), set()
+    for key, beat in study.user_attrs.items():
+        if not key.startswith("heartbeat:") or now - float(beat) > STALE_S:
+            continue
+        worker = key[len("heartbeat:"):]
+        where, _, pid = worker.rpartition(":")
+        if where != host or _pid_alive(int(pid)):
+            live.add(worker)
+    return live
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Heartbeat:
+    """Context manager: while a search runs, a thread records its worker as alive in the study every
+    HEARTBEAT_S seconds; on exit the record is cleared, so another worker may re-queue what it left."""
+
+    def __init__(self, study: optuna.Study, worker: str):
+        self.study, self.key = study, f"heartbeat:{worker}"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="nas-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            try:
+                self.study.set_user_attr(self.key, time.time())
+            except Exception:  # a busy database: the next beat tries again
+                pass
+
+    def __enter__(self) -> "Heartbeat":
+        self.study.set_user_attr(self.key, time.time())
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.study.set_user_attr(self.key, 0.0)
 
 
 def proxy_side(data_side: int, resolution: int, reference: int) -> int:
@@ -69,19 +135,37 @@ class StudySearcher(Searcher):
         self.key = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}[config.objective]
         self.running: dict[str, optuna.trial.Trial] = {}
         self.rejected = 0
+        self.worker = worker_id()
+        self.done = False  # True once the searcher told Ray Tune that the search is finished
         self.base = {"train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data),
                      "reference_resolution": config.reference_resolution}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Ray Tune pickles its searcher into the run directory (tuner.pkl). The study, the config and the
+        callback stay out: the storage URL may hold a password, and a search resumes from the study."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("study", "config", "progress")}
 
     def trained(self) -> int:
         """Trained trials in the study (this run's and earlier runs' or workers')."""
         return sum(1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                    if t.user_attrs.get(STATUS) == "trained")
 
+    def in_flight(self) -> int:
+        """Trials being trained now, by this search process or another live one on the same study."""
+        live = live_workers(self.study) | {self.worker}
+        return sum(1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if t.user_attrs.get(WORKER) in live)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         while True:
-            if self.trained() + len(self.running) >= self.config.trials or self.rejected >= self.config.max_proposals:
+            trained = self.trained()
+            if trained >= self.config.trials or self.rejected >= self.config.max_proposals:
+                self.done = True
                 return Searcher.FINISHED
+            if trained + self.in_flight() >= self.config.trials:
+                return None  # enough trials are running; ask again when one ends (it may fail)
             trial = self.study.ask()
+            trial.set_user_attr(WORKER, self.worker)
             answer = self._propose(trial)
             if answer is not None:
                 self.running[trial_id] = trial
@@ -117,6 +201,8 @@ class StudySearcher(Searcher):
 
     def _close(self, trial: optuna.trial.Trial, status: str, state: TrialState, values: Any = None,
                failure: str | None = None) -> None:
+        if self.study._storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+            return None  # already re-queued by another worker that took this process for dead: told once
         trial.set_user_attr(STATUS, status)
         if failure:
             trial.set_user_attr(FAILURE, failure)
@@ -125,6 +211,13 @@ class StudySearcher(Searcher):
         self.study.tell(trial, values, state=state)
         self._notify(trial.number)
         return None
+
+    def release(self) -> int:
+        """Record the trials still running (an interrupt stopped them) as interrupted and queue them again."""
+        from nas.search import requeue
+
+        trials, self.running = list(self.running.values()), {}
+        return sum(requeue(self.study, trial) for trial in trials)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         trial = self.running.pop(trial_id, None)

@@ -13,6 +13,8 @@ import dataclasses
 import json
 import os
 import platform
+import signal
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -123,6 +125,17 @@ def mask_url(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def _scrub(text: str, url: str) -> str:
+    """`text` with the URL's password (if any) replaced by ***: driver errors may quote the URL."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:
+        password = url.split("@")[0].rpartition(":")[2] if "@" in url else None
+    return text.replace(str(password), "***") if password else text
+
+
 def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     if config.strategy == "evolution":
         return AgingEvolution(config.population, config.sample_size, seed=config.seed)
@@ -133,42 +146,76 @@ def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=config.seed)
 
 
-def open_study(config: SearchConfig) -> optuna.Study:
-    """Create the study, or load it on --resume; never silently start over a recorded one."""
+def check_storage(config: SearchConfig) -> None:
+    """Before anything starts or is written: the storage answers, and the study exists exactly when resuming."""
+    if config.storage is None and not (Path(config.run_dir) / "study.db").is_file():
+        if config.resume:
+            raise SearchError(f"nothing to resume: no study {config.study_name!r} in {mask_url(config.storage_url)}")
+        return  # a new run directory: nothing to check, nothing to create yet
+    _connect(config)
+
+
+def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
+    """The study storage, checked: reachable, and holding the study exactly when resuming."""
     url = config.storage_url
-    Path(config.run_dir).mkdir(parents=True, exist_ok=True)
+    if config.storage is None:
+        Path(config.run_dir).mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+    # two workers on one SQLite file wait for each other's writes instead of failing with "database is locked"
+    engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     try:
-        storage = optuna.storages.RDBStorage(url, heartbeat_interval=None)
+        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=None)
         names = [s.study_name for s in storage.get_all_studies()]
     except Exception as err:
-        raise SearchError(f"cannot open study storage {mask_url(url)}: {err.__class__.__name__}: "
-                          f"{str(err).splitlines()[0][:160]}") from None
+        message = str(err).splitlines()[0][:160] if str(err) else ""
+        raise SearchError(_scrub(f"cannot open study storage {mask_url(url)}: {err.__class__.__name__}: {message}",
+                                 url)) from None
     exists = config.study_name in names
     if exists and not config.resume:
         raise SearchError(f"study {config.study_name!r} already exists in {mask_url(url)}; pass --resume to continue "
-                          "it, or choose another --run-dir / --study-name")
+                          "it (or to add a worker to it), or choose another --run-dir / --study-name")
     if config.resume and not exists:
         raise SearchError(f"nothing to resume: no study {config.study_name!r} in {mask_url(url)}")
-    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=_sampler(config),
-                                directions=["maximize", "minimize"], load_if_exists=True)
     settings = {"space": config.space, "budget": config.budget, "objective": config.objective}
-    recorded = study.user_attrs.get("settings")
+    recorded = storage.get_study_user_attrs(storage.get_study_id_from_name(config.study_name)).get("settings") \
+        if exists else None
     if recorded and recorded != settings:
         raise SearchError(f"the study was recorded with {recorded}; resuming needs the same space, budget and objective")
-    study.set_user_attr("settings", settings)
+    return storage
+
+
+def open_study(config: SearchConfig) -> optuna.Study:
+    """Create the study, or load it on --resume; never silently start over a recorded one."""
+    storage = _connect(config)
+    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=_sampler(config),
+                                directions=["maximize", "minimize"], load_if_exists=True)
+    study.set_user_attr("settings", {"space": config.space, "budget": config.budget, "objective": config.objective})
     return study
 
 
 def requeue_interrupted(study: optuna.Study) -> int:
-    """Trials left running by an interrupted search: record them as interrupted and queue them again."""
-    requeued = 0
+    """Trials left running by a search that is gone (killed, crashed): record them as interrupted and queue
+    them again. Trials of a live worker on the same study (its heartbeat is fresh) are left alone."""
+    from nas.runner import WORKER, live_workers
+
+    requeued, live = 0, live_workers(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, STATUS, "interrupted")
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        if trial.params:
-            study.enqueue_trial(trial.params, user_attrs={k: v for k, v in trial.user_attrs.items() if k == NAMED})
-            requeued += 1
+        if trial.user_attrs.get(WORKER) in live:
+            continue
+        requeued += requeue(study, trial)
     return requeued
+
+
+def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial | optuna.trial.Trial) -> int:
+    """Record one running trial as interrupted and queue its parameters again; 1 if queued, else 0."""
+    frozen = study._storage.get_trial(trial._trial_id)
+    if frozen.state != TrialState.RUNNING:
+        return 0
+    study._storage.set_trial_user_attr(frozen._trial_id, STATUS, "interrupted")
+    study._storage.set_trial_state_values(frozen._trial_id, TrialState.FAIL)
+    if not frozen.params:
+        return 0
+    study.enqueue_trial(frozen.params, user_attrs={k: v for k, v in frozen.user_attrs.items() if k == NAMED})
+    return 1
 
 
 def seed_backbones(study: optuna.Study, space: Space, budget: int) -> list[str]:
@@ -196,6 +243,7 @@ def _start_ray(config: SearchConfig) -> bool:
     quiet = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     try:
         if config.address:
+            _check_reachable(config.address)
             ray.init(address=config.address, **quiet)
         else:
             ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), _node_ip_address="127.0.0.1", **quiet)
@@ -205,29 +253,78 @@ def _start_ray(config: SearchConfig) -> bool:
     return True
 
 
-def _run_trials(study: optuna.Study, config: SearchConfig, space: Space,
-                progress: Callable[[Progress], None] | None) -> None:
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds, not after Ray's minute of retries, when a HOST:PORT address does not answer."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answers at {address} ({err.__class__.__name__}); "
+                              "is `ray start --head` running there?") from None
+
+
+def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: Any,
+                progress: Callable[[Progress], None] | None) -> int | None:
+    """Run the trials under Ray Tune. None when the search finished; after an interrupt (Ray Tune stops at
+    Ctrl-C and returns), the number of trials it left running, now recorded as interrupted and re-queued."""
     from ray import tune
 
-    from nas.runner import StudySearcher, trial_fn
+    from nas.runner import Heartbeat, StudySearcher, trial_fn
 
     scheduler = None
     if config.scheduler == "asha" and config.train.epochs > 1:
         scheduler = tune.schedulers.ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max",
                                                   max_t=config.train.epochs, grace_period=1, reduction_factor=2)
-    from nas.data import load
-
-    shared = tune.with_parameters(trial_fn, data=load(config.data))  # loaded once, shared by every trial
+    shared = tune.with_parameters(trial_fn, data=data)  # loaded once, shared by every trial
     trainable = tune.with_resources(shared, {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
+    searcher = StudySearcher(study, config, space, progress)
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=StudySearcher(study, config, space, progress), scheduler=scheduler,
-                                    num_samples=-1, max_concurrent_trials=config.max_concurrent,
-                                    reuse_actors=True),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
+                                    max_concurrent_trials=config.max_concurrent, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(Path(config.run_dir).resolve() / "ray"), name="trials", verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
-    tuner.fit()
+    previous = signal.getsignal(signal.SIGTERM)
+    if _main_thread():  # SIGTERM (a scheduler's kill, preemption) stops the search like Ctrl-C does
+        signal.signal(signal.SIGTERM, _as_interrupt)
+    try:
+        with Heartbeat(study, searcher.worker):
+            tuner.fit()
+    finally:
+        if _main_thread():
+            signal.signal(signal.SIGTERM, previous)
+        requeued = searcher.release()  # an interrupted fit leaves trials running: queue them again
+    return None if searcher.done else requeued
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _as_interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM handler: do what SIGINT does now (Ray Tune's graceful stop during fit, else KeyboardInterrupt)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the search; the study is consistent and `--resume` continues it."""
+
+
+def check_space(config: SearchConfig, space: Space | None = None) -> Space:
+    """The search's space (a SpaceError naming the known ones if unknown); a BudgetError giving the minimum
+    when the budget is below the space's smallest network."""
+    space = space or spaces.get(config.space)
+    next(space.samples(config.seed, config.budget))
+    return space
 
 
 def search(config: SearchConfig | None = None, progress: Callable[[Progress], None] | None = None, *,
@@ -247,21 +344,25 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     if space is not None:
         settings["space"] = space.name
     config = dataclasses.replace(config, **settings) if config else SearchConfig(**settings)
-    space = space or spaces.get(config.space)
-    next(space.samples(config.seed, config.budget))  # a budget below the space's smallest network fails here
-    study = open_study(config)
-    requeued = requeue_interrupted(study) if config.resume else 0
-    seeded = []
-    if not config.resume:
-        seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
-        for params in enqueue:
-            study.enqueue_trial(dict(params))
-    (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
-        {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
-         "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
-    started = _start_ray(config)
+    space = check_space(config, space)
+    from nas.data import load
+
+    data = load(config.data)  # a missing or corrupt dataset fails before anything is written,
+    check_storage(config)  # so does a bad storage URL,
+    started = _start_ray(config)  # and an unreachable cluster
     try:
-        _run_trials(study, config, space, progress)
+        study = open_study(config)
+        requeued = requeue_interrupted(study) if config.resume else 0
+        seeded = []
+        if not config.resume:
+            seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
+            for params in enqueue:
+                study.enqueue_trial(dict(params))
+        Path(config.run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
+            {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
+             "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
+        interrupted = _run_trials(study, config, space, data, progress)
     finally:
         if started:
             import ray
@@ -274,6 +375,9 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
         "requeued": requeued, "train": dataclasses.asdict(config.train), "data": dataclasses.asdict(config.data),
         "versions": versions(),
     })
+    if interrupted is not None:
+        raise SearchInterrupted(f"{interrupted} running trial(s) recorded as interrupted and queued again; "
+                                f"continue with --resume (run directory {config.run_dir})")
     return SearchResult(Path(config.run_dir), pareto_front(records(study), key), summary)
 
 
