@@ -244,7 +244,9 @@ def _start_ray(config: SearchConfig) -> bool:
     try:
         if config.address:
             _check_reachable(config.address)
-            ray.init(address=config.address, **quiet)
+            # a cluster bound to localhost (`ray start --node-ip-address 127.0.0.1`): join it as 127.0.0.1 too
+            local = config.address.rpartition(":")[0] in ("127.0.0.1", "localhost")
+            ray.init(address=config.address, **({"_node_ip_address": "127.0.0.1"} if local else {}), **quiet)
         else:
             ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), _node_ip_address="127.0.0.1", **quiet)
     except Exception as err:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
