@@ -234,7 +234,7 @@ def _train(args: argparse.Namespace) -> None:
     from nas.evaluate import TrainConfig, evaluate
 
     spec = load_spec(args.spec)
-    config = TrainConfig(device=args.device, seed=args.seed, latency=args.latency,
+    config = TrainConfig(device=args.device, seed=args.seed, latency=args.latency, threads=args.threads,
                          **({"epochs": args.epochs} if args.epochs else {}))
 
     def progress(r) -> None:
@@ -352,6 +352,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency", action="store_true", help="also measure inference latency (batch 1 and 16)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; 0: every core)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
     return top

@@ -43,7 +43,8 @@ class TrainConfig:
     crop_padding: int = 2  # random-crop zero padding, pixels at the data resolution; 0: no crops
     flip: bool = True  # random horizontal flips, where the dataset allows them (not digits)
     seed: int = 0  # weight initialisation, batch order and augmentation
-    threads: int = 0  # torch CPU threads; 0: every core (os.cpu_count())
+    threads: int = 1  # torch CPU threads; 0: every core. One, as a search runs a trial per core, and
+    # several threads on a busy machine wait on each other (20x slower measured on a loaded 2-core box)
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     eval_batch_size: int = 256  # images per evaluation step
     max_loss: float = 4.0  # diverged when the mean loss passes this many times ln(classes)
