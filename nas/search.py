@@ -248,7 +248,9 @@ def _start_ray(config: SearchConfig) -> bool:
             local = config.address.rpartition(":")[0] in ("127.0.0.1", "localhost")
             ray.init(address=config.address, **({"_node_ip_address": "127.0.0.1"} if local else {}), **quiet)
         else:
-            ray.init(num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(), _node_ip_address="127.0.0.1", **quiet)
+            # address="local": always a new Ray of our own, never a `ray start` cluster that happens to run here
+            ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(),
+                     _node_ip_address="127.0.0.1", **quiet)
     except Exception as err:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
         where = f"the Ray cluster at {config.address}" if config.address else "a local Ray"
         raise SearchError(f"cannot start or reach {where}: {str(err).splitlines()[0][:160]}") from None

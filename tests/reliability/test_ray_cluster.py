@@ -3,9 +3,11 @@ own, so stopping them stops exactly this cluster), a small `nas search --address
 stopped. Each node has one CPU, so two concurrent trials need both nodes."""
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,11 +36,14 @@ def cluster(tmp_path):
     """A head node and one worker node on 127.0.0.1 with token authentication (a token of our own);
     yields the address and the environment that reaches it; stops both nodes."""
     address = f"127.0.0.1:{_free_port()}"
+    # a temp dir of our own (short: it holds Unix sockets) keeps Ray's "current cluster" file out of /tmp/ray,
+    # where a plain ray.init() elsewhere on this machine would find this cluster and join it
+    temp = tempfile.mkdtemp(prefix="nas-ray-", dir="/tmp")
     token = tmp_path / "ray_token"
     token.write_text(secrets.token_hex(32))
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
                         "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}  # stop at once: nothing to drain
-    common = ["--num-cpus", "1", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1"]
+    common = ["--num-cpus", "1", "--block", "--disable-usage-stats", "--node-ip-address", "127.0.0.1", "--temp-dir", temp]
     logs = [open(tmp_path / f"{name}.log", "w") for name in ("head", "worker")]
     head = subprocess.Popen([RAY, "start", "--head", "--port", address.split(":")[1], "--include-dashboard", "false",
                              *common], cwd=ROOT, env=env, stdout=logs[0], stderr=subprocess.STDOUT)
@@ -62,6 +67,7 @@ def cluster(tmp_path):
             node.wait(timeout=60)
         for log in logs:
             log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def socket_ready(address, proc, attempts=120):
