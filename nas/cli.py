@@ -313,7 +313,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float, default=0.0)
     p.add_argument("--max-concurrent", type=int, default=2)
-    p.add_argument("--resume", action="store_true", help="continue the study in the run directory")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the study (after Ctrl-C, SIGTERM or a crash), or join it as another worker")
     p.add_argument("--no-seed-backbones", action="store_true", help="do not start from the named backbones")
     p.set_defaults(run=_search)
 
