@@ -24,18 +24,23 @@ import json
 import os
 import platform
 import shutil
+import signal
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from nas.data import DataSource
 from nas.runner import proxy_side
-from nas.search import PROXY, SearchConfig, versions
-from nas.sweeps import phi_sweep, write_sweep
+from nas.search import PROXY, Progress, SearchConfig, SearchInterrupted, versions
+from nas.sweeps import SweepRow, phi_sweep, write_sweep
 from scaling.compound import CompoundScaling
 from search_spaces import backbones
 from search_spaces.network import count
 
+# Always a fresh local Ray: without this, ray.init() joins any `ray start --head` cluster on the machine (another
+# job's) and nas.search._start_ray then fails ("num_cpus and num_gpus must not be provided").
+os.environ.setdefault("RAY_ADDRESS", "local")
 HERE = Path(__file__).resolve().parent
 CONFIG: dict[str, Any] = {
     "bases": ("efficientnet_b0", "resnet18"),
@@ -66,6 +71,37 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
+class StopWhenAllTried:
+    """Progress callback: log each trial, and once every phi has an outcome (trained or failed) stop the sweep
+    with SIGTERM, which nas.search treats like Ctrl-C. Without it phi_sweep retrains a phi that fails every time
+    (a diverging loss is deterministic) until it succeeds, that is forever."""
+
+    def __init__(self, base: str, counted: list[SweepRow]):
+        self.base, self.phi_of = base, {r.macs: r.phi for r in counted}
+        self.outcome: dict[float, str] = {}
+
+    def __call__(self, p: Progress) -> None:
+        r = p.last
+        log(f"{self.base}: trial {r.number} {r.status} acc {r.accuracy} macs {r.macs or 0:,} {r.failure or ''}")
+        if r.status in ("trained", "failed") and r.macs in self.phi_of:
+            self.outcome.setdefault(self.phi_of[r.macs], r.status)
+        if len(self.outcome) == len(self.phi_of) and "failed" in self.outcome.values():
+            log(f"{self.base}: every phi has an outcome; stopping instead of retraining the failed ones")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def outcomes(run_dir: Path, counted: list[SweepRow]) -> list[SweepRow]:
+    """The counted rows with each phi's accuracy and status read from the run's trials (first trained wins)."""
+    trials = json.loads((run_dir / "trials.json").read_text())
+    rows = []
+    for row in counted:
+        mine = [t for t in trials if t["macs"] == row.macs and t["status"] in ("trained", "failed")]
+        trained = [t for t in mine if t["status"] == "trained"]
+        status = "trained" if trained else ("failed" if mine else "missing")
+        rows.append(dataclasses.replace(row, accuracy=trained[0]["accuracy"] if trained else None, status=status))
+    return rows
+
+
 def sweep(base: str, epochs: int) -> dict[str, Any]:
     """The trained phi sweep of one base network; reused when already finished."""
     run_dir = Path(CONFIG["run_root"]) / f"{base}_epochs{epochs}"
@@ -75,17 +111,22 @@ def sweep(base: str, epochs: int) -> dict[str, Any]:
         return json.loads(done.read_text())
     shutil.rmtree(run_dir, ignore_errors=True)
     config = SearchConfig(run_dir=str(run_dir), train=dataclasses.replace(PROXY, epochs=epochs))
+    counted = phi_sweep(backbones.get(base), list(CONFIG["phis"]))
     start = time.perf_counter()
-    rows = phi_sweep(backbones.get(base), list(CONFIG["phis"]), train=True, config=config,
-                     progress=lambda p: log(f"{base}: trial {p.last.number} {p.last.status} acc {p.last.accuracy} "
-                                            f"macs {p.last.macs or 0:,}"))
+    try:
+        rows = phi_sweep(backbones.get(base), list(CONFIG["phis"]), train=True, config=config,
+                         progress=StopWhenAllTried(base, counted))
+    except SearchInterrupted:  # stopped by StopWhenAllTried: the study and trials.json are complete up to here
+        rows = outcomes(run_dir, counted)
     wall = time.perf_counter() - start
     write_sweep(run_dir, rows, f"{base}: phi {', '.join(map(str, CONFIG['phis']))} (proxy accuracy on the default data)")
-    seconds = {t["macs"]: t["seconds"] for t in json.loads((run_dir / "trials.json").read_text())
-               if t["status"] == "trained"}
+    trials = json.loads((run_dir / "trials.json").read_text())
+    seconds = {t["macs"]: t["seconds"] for t in trials if t["status"] == "trained"}
+    failures = {t["macs"]: t["failure"] for t in trials if t["status"] == "failed"}
     table = [dataclasses.asdict(r) | {"proxy_side": proxy_side(CONFIG["data_side"], r.resolution,
                                                                 CONFIG["reference_resolution"]),
-                                      "trial_seconds": seconds.get(r.macs)} for r in rows]
+                                      "trial_seconds": seconds.get(r.macs), "failure": failures.get(r.macs)}
+             for r in rows]
     outcome = {"base": base, "epochs": epochs, "run_dir": str(run_dir), "wall_seconds": round(wall, 1), "rows": table}
     done.write_text(json.dumps(outcome, indent=1))
     return outcome
@@ -102,7 +143,26 @@ def table(result: dict[str, Any]) -> list[str]:
         secs = "-" if r["trial_seconds"] is None else f"{r['trial_seconds']:.0f}"
         lines.append(f"| {r['phi']:g} | {r['width']:g} | {r['depth']:g} | {r['resolution']} | {r['proxy_side']} | "
                      f"{r['macs'] / 1e6:,.1f} | {r['params']:,} | {acc} | {r['status']} | {secs} |")
+    failed = [f"phi {r['phi']:g}: {r['failure']}" for r in result["rows"] if r.get("failure")]
+    if failed:
+        lines += ["", "Failed (no accuracy; the sweep stops instead of retraining them): " + "; ".join(failed) + "."]
     return lines + ["", f"![{result['base']} sweep](scaling_sweep_{result['base']}.png)", ""]
+
+
+def trend(result: dict[str, Any]) -> str:
+    """One sentence: how the proxy accuracy moves over the trained phis, and which phis failed."""
+    trained = [r for r in result["rows"] if r["accuracy"] is not None]
+    failed = [f"{r['phi']:g}" for r in result["rows"] if r["accuracy"] is None]
+    steps = " → ".join(f"{r['accuracy']:.3f}" for r in trained)
+    phis = ", ".join(f"{r['phi']:g}" for r in trained)
+    rising = all(a["accuracy"] <= b["accuracy"] for a, b in pairwise(trained))
+    falling = all(a["accuracy"] >= b["accuracy"] for a, b in pairwise(trained))
+    shape = "rises with phi" if rising else "falls with phi" if falling else "is not monotonic in phi"
+    return (f"Reading: {result['base']}'s proxy accuracy {shape} ({steps} over phi "
+            f"{phis})" + (f"; phi {', '.join(failed)} failed" if failed else "")
+            + ". The proxy recipe is fixed (not retuned per size: the same peak learning rate and 2 epochs for every "
+            "phi), and the proxy side grows with phi, so this measures how each scaled network fares under the "
+            "search's proxy, not its ImageNet accuracy.")
 
 
 def named_twins(result: dict[str, Any]) -> list[str]:
@@ -136,8 +196,9 @@ def render(results: dict[str, Any]) -> str:
         "```", results["command"], "```",
         "",
         (f"Hardware: {results['hardware']['cpu']}, {results['hardware']['cores']} cores, shared with other jobs "
-        f"(load average {results['load_average']} at the start). Versions: {results['versions']}. "
-        f"Total wall time {results['total_wall_seconds'] / 60:.1f} min."),
+        f"(trial times depend on that load). Versions: {results['versions']}. "
+        "Wall time per sweep: " + ", ".join(f"{r['base']} {r['wall_seconds'] / 60:.1f} min" for r in results["sweeps"])
+        + "."),
         "",
         (f"Proxy recipe (`nas.search.PROXY`{'' if epochs == PROXY.epochs else f', epochs reduced to {epochs}'}): "
         f"`{json.dumps(results['config']['train'])}`; data `{json.dumps(results['config']['data'])}`."),
@@ -149,7 +210,7 @@ def render(results: dict[str, Any]) -> str:
         "",
     ]
     for result in results["sweeps"]:
-        lines += table(result)
+        lines += table(result) + [trend(result), ""]
         twins = named_twins(result)
         if twins:
             lines += ["Cross-check against the named table: " + "; ".join(twins) + ".", ""]
