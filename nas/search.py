@@ -15,11 +15,13 @@ import os
 import platform
 import signal
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import optuna
+import sqlalchemy.exc
 import torch
 from optuna.trial import TrialState
 
@@ -163,7 +165,14 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
     # two workers on one SQLite file wait for each other's writes instead of failing with "database is locked"
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     try:
-        storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=None)
+        for attempt in range(3):
+            try:
+                storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=None)
+                break
+            except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
+                if attempt == 2:
+                    raise
+                time.sleep(1.0)
         names = [s.study_name for s in storage.get_all_studies()]
     except Exception as err:
         message = str(err).splitlines()[0][:160] if str(err) else ""

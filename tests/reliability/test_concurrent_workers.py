@@ -31,7 +31,8 @@ def test_two_workers_record_every_trial_once(tmp_path, backend):
     common = ("--storage", url, "--study-name", name, "--max-concurrent", "1")
     slow = {"NAS_TEST_SLEEP": "0:4"}  # every trial takes 4 s more, so the two workers overlap
     first = nas(*search_argv(tmp_path / "a", *common, trials=TRIALS), env=slow)
-    wait_for(lambda: load(url, name) is not None, 120, "the first worker's study", first)
+    # run.json appears once the first worker has created the study (and the tables, in a new SQLite file)
+    wait_for(lambda: (tmp_path / "a" / "run.json").is_file(), 120, "the first worker's study", first)
     second = nas(*search_argv(tmp_path / "b", *common, "--resume", trials=TRIALS), env=slow)
     outputs = [first.communicate(timeout=240), second.communicate(timeout=240)]
     assert first.returncode == 0 and second.returncode == 0, "\n".join(err[-2000:] for _, err in outputs)

@@ -38,8 +38,9 @@ def test_interrupt_then_resume(tmp_path, how):
     url = f"sqlite:///{run / 'study.db'}"
     # trial 0 trains at once, later trials sleep in their worker: the interrupt finds 1 trained, some running
     child = nas(*search_argv(run, "--max-concurrent", "2"), env={"NAS_TEST_SLEEP": "1:120"}, start_new_session=True)
-    wait_for(lambda: _trained(load(url)) and load(url).get_trials(states=(TrialState.RUNNING,)), 120,
-             "a trained and a running trial", child)
+    # run.json appears once the child has created the study: polling earlier would race it creating the tables
+    wait_for(lambda: (run / "run.json").is_file() and _trained(load(url))
+             and load(url).get_trials(states=(TrialState.RUNNING,)), 120, "a trained and a running trial", child)
     out, err = _stop(child, how)
     study = load(url)
     before = {t.number: (t.params, t.values) for t in _trained(study)}
