@@ -146,9 +146,11 @@ class StudySearcher(Searcher):
         return {k: v for k, v in self.__dict__.items() if k not in ("study", "config", "progress")}
 
     def trained(self) -> int:
-        """Trained trials in the study (this run's and earlier runs' or workers')."""
-        return sum(1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                   if t.user_attrs.get(STATUS) == "trained")
+        """Training runs spent in the study (this run's, earlier runs' and other workers'): trained trials
+        and trials whose training failed. A failure counts, or a network that always fails (say, it diverges)
+        would be proposed again for ever by a sweep over a fixed list."""
+        return sum(1 for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+                   if t.user_attrs.get(STATUS) in ("trained", "failed"))
 
     def in_flight(self) -> int:
         """Trials being trained now, by this search process or another live one on the same study."""
@@ -190,12 +192,17 @@ class StudySearcher(Searcher):
             if earlier.state == TrialState.COMPLETE:
                 trial.set_user_attr(DUPLICATE_OF, earlier.number)
                 return self._close(trial, "duplicate", TrialState.COMPLETE, values=earlier.values)
-            return self._close(trial, "duplicate", TrialState.FAIL, failure=f"same network as running trial {earlier.number}")
+            state = "failed" if earlier.state == TrialState.FAIL else "running"
+            return self._close(trial, "duplicate", TrialState.FAIL, failure=f"same network as {state} trial {earlier.number}")
         return self.base | {"spec": spec.to_json(indent=None), "number": trial.number}
 
     def _same_digest(self, digest: str, number: int) -> optuna.trial.FrozenTrial | None:
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            if t.number != number and t.user_attrs.get(DIGEST) == digest and t.user_attrs.get(STATUS) in (None, "trained"):
+        """An earlier trial that trained (or is training, or failed training) the same network."""
+        states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL)
+        for t in self.study.get_trials(deepcopy=False, states=states):
+            status = t.user_attrs.get(STATUS)
+            if t.number != number and t.user_attrs.get(DIGEST) == digest and (
+                    status in ("trained", "failed") or (status is None and t.state == TrialState.RUNNING)):
                 return t
         return None
 
@@ -206,8 +213,8 @@ class StudySearcher(Searcher):
         trial.set_user_attr(STATUS, status)
         if failure:
             trial.set_user_attr(FAILURE, failure)
-        if status in ("over_budget", "invalid"):
-            self.rejected += 1
+        if status in ("over_budget", "invalid", "duplicate"):
+            self.rejected += 1  # proposals that train nothing: capped by max_proposals, so a search ends
         self.study.tell(trial, values, state=state)
         self._notify(trial.number)
         return None
@@ -229,7 +236,8 @@ class StudySearcher(Searcher):
             self._close(trial, "failed", TrialState.FAIL, failure=result["failure"])
         else:
             trial.set_user_attr("epochs", int(result.get("epoch", 0)))
-            trial.set_user_attr("stopped_early", not result.get("final", False))
+            # ASHA stops even a trial that reached max_t before its final report: compare the epochs run
+            trial.set_user_attr("stopped_early", int(result.get("epoch", 0)) < self.config.train.epochs)
             if result.get("latency_ms"):
                 trial.set_user_attr("latency_ms", float(result["latency_ms"]))
             second = result.get(self.key) if self.key != "latency_ms" else result.get("latency_ms")

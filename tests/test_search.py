@@ -1,4 +1,5 @@
 """`nas search` end to end on a tiny literal space and synthetic data, with the real Optuna and Ray."""
+import dataclasses
 import json
 
 import optuna
@@ -68,17 +69,18 @@ def test_search_records_every_trial_once_and_trains_only_in_budget(tmp_path, ray
     assert report(tmp_path / "run").summary["by_status"]["trained"] == 5
 
 
+class Narrow(Plain):
+    def suggest(self, trial):  # only two networks exist, so a search of 2 trials proposes duplicates
+        width = 8 * (1 + trial.suggest_int("only", 0, 1))
+        stages = (Stage((Block("conv", ConvArgs(8, 1, 2)),)), Stage((Block("conv", ConvArgs(width, 1, 2)),)))
+        return NetSpec(stem=(), stages=stages, head=(Block("classifier", ClassifierArgs()),), resolution=32,
+                       num_classes=10)
+
+    def encode(self, spec):
+        return {"only": spec.stages[1].blocks[0].args.out_channels // 8 - 1}
+
+
 def test_duplicates_are_not_trained_twice(tmp_path, ray_local, monkeypatch):
-    class Narrow(Plain):
-        def suggest(self, trial):  # only two networks exist, so a search of 2 trials proposes duplicates
-            width = 8 * (1 + trial.suggest_int("only", 0, 1))
-            stages = (Stage((Block("conv", ConvArgs(8, 1, 2)),)), Stage((Block("conv", ConvArgs(width, 1, 2)),)))
-            return NetSpec(stem=(), stages=stages, head=(Block("classifier", ClassifierArgs()),), resolution=32,
-                           num_classes=10)
-
-        def encode(self, spec):
-            return {"only": spec.stages[1].blocks[0].args.out_channels // 8 - 1}
-
     monkeypatch.setattr(spaces, "SPACES", {"plain": Narrow()})
     search(config(tmp_path, trials=2, max_concurrent=1, strategy="random", seed=3, budget=10**9))
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
@@ -92,9 +94,26 @@ def test_duplicates_are_not_trained_twice(tmp_path, ray_local, monkeypatch):
             assert dup.values == original.values and original.user_attrs["digest"] == dup.user_attrs["digest"]
 
 
+def test_a_network_that_fails_is_trained_once_and_the_search_ends(tmp_path, ray_local, monkeypatch):
+    # Every training diverges (a loss limit no loss meets). Failures count as spent training runs, and a
+    # re-proposed failed network is a duplicate of its failure: the search ends instead of retrying for ever.
+    monkeypatch.setattr(spaces, "SPACES", {"plain": Narrow()})
+    failing = dataclasses.replace(TRAIN, max_loss=1e-6, check_every=1)
+    search(config(tmp_path, trials=3, max_concurrent=1, seed=3, budget=10**9, train=failing, max_proposals=40))
+    trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
+    failed = [t for t in trials if t.user_attrs["status"] == "failed"]
+    assert 1 <= len(failed) <= 2 and len({t.user_attrs["digest"] for t in failed}) == len(failed)
+    assert all("diverged" in t.user_attrs["failure"] for t in failed)
+    assert len(failed) + sum(t.user_attrs["status"] == "duplicate" for t in trials) >= 3
+    # two networks exist and three training runs were asked: the search ends on its proposal cap
+    assert sum(t.user_attrs["status"] == "duplicate" for t in trials) <= 40
+
+
 def test_budget_below_the_smallest_network(tmp_path, plain_space):
     with pytest.raises(BudgetError, match="below the smallest network of space 'plain'"):
         search(config(tmp_path, budget=1000))
+    with pytest.raises(BudgetError, match="below the smallest network of space 'plain'"):
+        search(space="plain", budget="1K", run_dir=str(tmp_path / "run"))  # the Python API as documented
     assert not (tmp_path / "run").exists()  # nothing written
 
 
