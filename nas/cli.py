@@ -206,7 +206,7 @@ def _scale(args: argparse.Namespace) -> None:
         phi, spec = largest_phi(base, parse_budget(args.to), scaling)
         args.phi = [phi]
         print(f"largest phi within {args.to}: {phi:g}")
-    config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed,
+    config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed, resume=args.resume,
                           train=dataclasses.replace(PROXY, epochs=args.epochs or PROXY.epochs))
     if args.search_coefficients:
         best, rows = search_coefficients(base, config, args.trials, progress=_progress_bar)
@@ -344,6 +344,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="proxy epochs per network")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/scale", help="where the study and the table go")
+    p.add_argument("--resume", action="store_true", help="continue the study of an interrupted --train sweep")
     p.set_defaults(run=_scale)
 
     p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")

@@ -54,8 +54,13 @@ def _accuracies(run_dir: Path, key: str) -> dict[Any, tuple[float | None, str]]:
     return found
 
 
-def _training_config(config: SearchConfig, budget: int, trials: int) -> SearchConfig:
-    return dataclasses.replace(config, budget=budget, trials=trials, strategy="random", seed_backbones=False,
+UNBOUNDED = 10**15  # a sweep trains every network of its list: no FLOPs budget applies
+
+
+def _training_config(config: SearchConfig, trials: int) -> SearchConfig:
+    """The sweep's study settings: every listed network trained once, in order, without early stopping. The
+    budget is fixed (not the sweep's largest network), so a resumed sweep may add phi values."""
+    return dataclasses.replace(config, budget=UNBOUNDED, trials=trials, strategy="random", seed_backbones=False,
                                scheduler="fifo")
 
 
@@ -64,7 +69,7 @@ def phi_sweep(base: NetSpec, phis: list[float], scaling: CompoundScaling = Compo
     """The base network at each phi: counted, and proxy-trained when `train` (one trial per phi)."""
     rows = [_row(base, phi, scaling) for phi in phis]
     if train:
-        config = _training_config(config or SearchConfig(), max(r.macs for r in rows), len(rows))
+        config = _training_config(config or SearchConfig(), len(rows))
         search(config, progress, space=PhiSpace(base, tuple(phis), scaling), enqueue=[{"phi": p} for p in phis])
         found = _accuracies(Path(config.run_dir), "phi")
         rows = [dataclasses.replace(r, accuracy=found.get(r.phi, (None, "missing"))[0],
@@ -80,7 +85,7 @@ def search_coefficients(base: NetSpec, config: SearchConfig | None = None, trial
     grid = feasible_grid(tolerance=tolerance)
     chosen = grid if trials is None or trials >= len(grid) else _spread(grid, trials)
     rows = [_row(base, 1.0, g) for g in chosen]
-    config = _training_config(config or SearchConfig(), max(r.macs for r in rows), len(chosen))
+    config = _training_config(config or SearchConfig(), len(chosen))
     search(config, progress, space=CoefficientSpace(base, chosen), enqueue=[{"coefficients": r.coefficients} for r in rows])
     found = _accuracies(Path(config.run_dir), "coefficients")
     rows = [dataclasses.replace(r, accuracy=found.get(r.coefficients, (None, "missing"))[0],

@@ -1,0 +1,84 @@
+"""Compound-scaling runs end to end on tiny settings: a trained phi sweep and the coefficient grid search,
+through the real trial machinery (Optuna study, Ray Tune), and the CLI that prints them."""
+import json
+
+import pytest
+
+from nas.data import DataSource
+from nas.evaluate import TrainConfig
+from nas.search import SearchConfig
+from nas.sweeps import phi_sweep, search_coefficients, write_sweep
+from scaling.compound import CompoundScaling
+from search_spaces.cells.conv import ConvArgs
+from search_spaces.cells.head import ClassifierArgs
+from search_spaces.network import count
+from search_spaces.spec import Block, NetSpec, Stage
+
+BASE = NetSpec(stem=(Block("conv", ConvArgs(8, 3, 2)),),
+               stages=(Stage((Block("conv", ConvArgs(16, 3, 2)),)), Stage((Block("conv", ConvArgs(24, 3, 2)),))),
+               head=(Block("classifier", ClassifierArgs()),), resolution=64, num_classes=10)
+DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield
+    ray.shutdown()
+
+
+def config(tmp_path, **kw):
+    return SearchConfig(space="phi", run_dir=str(tmp_path / "run"), data=DATA,
+                        train=TrainConfig(epochs=1, batch_size=32), **kw)
+
+
+def test_trained_phi_sweep_is_a_study_with_one_trial_per_phi(tmp_path, ray_local):
+    rows = phi_sweep(BASE, [0.0, 1.0, 2.0], train=True, config=config(tmp_path))
+    assert [r.phi for r in rows] == [0.0, 1.0, 2.0]
+    assert [r.status for r in rows] == ["trained"] * 3 and all(0 <= r.accuracy <= 1 for r in rows)
+    assert rows[0].macs == count(BASE).macs and rows[0].macs < rows[1].macs < rows[2].macs
+    files = write_sweep(tmp_path / "run", rows, "tiny")
+    assert {f.name for f in files} == {"sweep.csv", "sweep.json", "sweep.png"}
+    assert json.loads((tmp_path / "run" / "sweep.json").read_text())[2]["resolution"] == rows[2].resolution
+
+
+def test_coefficient_search_end_to_end(tmp_path, ray_local):
+    best, rows = search_coefficients(BASE, config(tmp_path), trials=3)
+    assert len(rows) == 3 and all(r.phi == 1.0 for r in rows)
+    assert CompoundScaling() in [CompoundScaling(*map(float, r.coefficients.split("/"))) for r in rows]
+    trained = [r for r in rows if r.accuracy is not None]
+    assert trained and best == CompoundScaling(*map(float, max(trained, key=lambda r: (r.accuracy, -r.macs))
+                                                    .coefficients.split("/")))
+    for r in rows:  # every candidate of the grid keeps alpha * beta^2 * gamma^2 within 0.1 of 2
+        a, b, g = map(float, r.coefficients.split("/"))
+        assert abs(a * b * b * g * g - 2) <= 0.1 + 1e-9
+
+
+def test_scale_cli_counts_without_training(capsys, tmp_path):
+    from nas.cli import main
+
+    assert main(["scale", "efficientnet_b0", "--phi", "0", "1", "--run-dir", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "385.8M" in out and "859.9M" in out  # B0, and B0 at phi 1 (256 px)
+    assert main(["scale", "resnet18", "--to", "1M", "--run-dir", str(tmp_path / "t")]) == 2
+    assert "already over the budget" in capsys.readouterr().err
+
+
+def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
+    import optuna
+
+    from nas.search import search
+    from scaling.spaces import PhiSpace
+
+    phis = [0.0, 1.0, 2.0]
+    # an interrupted sweep: its study holds the queued phis and only the first trained
+    search(config(tmp_path, trials=1, strategy="random", seed_backbones=False, scheduler="fifo", budget=10**15),
+           space=PhiSpace(BASE, tuple(phis)), enqueue=[{"phi": p} for p in phis])
+    with pytest.raises(Exception, match="pass --resume"):  # the study exists: never started over silently
+        phi_sweep(BASE, phis, train=True, config=config(tmp_path))
+    rows = phi_sweep(BASE, phis, train=True, config=config(tmp_path, resume=True))
+    assert [r.status for r in rows] == ["trained"] * 3
+    trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
+    assert sorted(t.params["phi"] for t in trials if t.user_attrs["status"] == "trained") == phis  # each once
