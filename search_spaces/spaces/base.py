@@ -178,7 +178,7 @@ class Space(ABC):
             ranges.update(trial.ranges)
         return ranges
 
-    def samples(self, seed: int, budget: int | None = None, max_draws: int = 100_000) -> Iterator[NetSpec]:
+    def samples(self, seed: int, budget: int | None = None, max_draws: int = 10_000) -> Iterator[NetSpec]:
         """Seeded random points, endless; under a multiply-add budget only those that fit it."""
         if budget is not None:
             floor = count(self.smallest()).macs
@@ -198,7 +198,9 @@ class Space(ABC):
             else:
                 misses += 1
                 if misses >= max_draws:
-                    raise BudgetError(f"no point of space {self.name!r} within budget in {max_draws} draws")
+                    raise BudgetError(
+                        f"no point of space {self.name!r} within {budget:,} multiply-adds in {max_draws:,} random "
+                        f"draws (its smallest network has {count(self.smallest()).macs:,}); raise the budget")
 
     def sample(self, seed: int, budget: int | None = None) -> NetSpec:
         """One seeded random point (within `budget` multiply-adds when given)."""

@@ -130,3 +130,15 @@ def test_every_registered_space_runs_under_a_real_optuna_study(name):
         spec = space.suggest(trial)
         assert space.decode(trial.params) == spec  # Optuna's recorded params replay to the same network
         study.tell(trial, 0.0)
+
+
+def test_a_budget_no_draw_meets_says_so_with_the_minimum():
+    class Wide(Plain):
+        def smallest(self):  # a network cheaper than any random draw of the space
+            return NetSpec(stem=(), stages=(Stage((Block("conv", ConvArgs(4, 1, 2)),)),),
+                           head=(Block("classifier", ClassifierArgs()),), resolution=32, num_classes=10)
+
+    smallest = count(Wide().smallest()).macs
+    with pytest.raises(BudgetError, match=f"within {smallest:,} multiply-adds in 50 random draws "
+                                          f"\\(its smallest network has {smallest:,}\\); raise the budget"):
+        next(Wide().samples(0, smallest, max_draws=50))
