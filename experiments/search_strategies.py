@@ -62,8 +62,8 @@ CONFIG: dict[str, Any] = {
 NOTES = (
     ("This run uses PROXY = TrainConfig(epochs=2): batch 32, peak lr 0.05. An earlier run of this script with "
      "the previous recipe (batch 64, peak lr 0.2) left about a third of the trained candidates near chance and "
-     "mobilenet_v2 at 0.39 +- 0.16, because too many MobileNets diverged or stalled at that rate; it was "
-     "replaced, not reported."),
+     "mobilenet_v2 at 0.39 +- 0.16, because too many MobileNets diverged or stalled at that rate; this run "
+     "supersedes it."),
     ("The best network found (290.1M multiply-adds, 0.46M parameters) is more accurate under this proxy than "
      "mobilenet_v2 (300.8M, 3.5M parameters) at every training seed; the proxy is 2 epochs on a 5,000-image "
      "MNIST subset, so this says the search finds networks that learn this task fast, not that they beat "
