@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -32,8 +31,8 @@ from typing import Any
 
 from nas.data import DataSource
 from nas.runner import proxy_side
-from nas.search import PROXY, Progress, SearchConfig, SearchInterrupted, versions
-from nas.sweeps import SweepRow, phi_sweep, write_sweep
+from nas.search import PROXY, Progress, SearchConfig, versions
+from nas.sweeps import phi_sweep, write_sweep
 from scaling.compound import CompoundScaling
 from search_spaces import backbones
 from search_spaces.network import count
@@ -71,35 +70,12 @@ def log(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
-class StopWhenAllTried:
-    """Progress callback: log each trial, and once every phi has an outcome (trained or failed) stop the sweep
-    with SIGTERM, which nas.search treats like Ctrl-C. Without it phi_sweep retrains a phi that fails every time
-    (a diverging loss is deterministic) until it succeeds, that is forever."""
-
-    def __init__(self, base: str, counted: list[SweepRow]):
-        self.base, self.phi_of = base, {r.macs: r.phi for r in counted}
-        self.outcome: dict[float, str] = {}
-
-    def __call__(self, p: Progress) -> None:
+def log_trial(base: str):
+    """Progress callback: one log line per recorded trial."""
+    def progress(p: Progress) -> None:
         r = p.last
-        log(f"{self.base}: trial {r.number} {r.status} acc {r.accuracy} macs {r.macs or 0:,} {r.failure or ''}")
-        if r.status in ("trained", "failed") and r.macs in self.phi_of:
-            self.outcome.setdefault(self.phi_of[r.macs], r.status)
-        if len(self.outcome) == len(self.phi_of) and "failed" in self.outcome.values():
-            log(f"{self.base}: every phi has an outcome; stopping instead of retraining the failed ones")
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
-def outcomes(run_dir: Path, counted: list[SweepRow]) -> list[SweepRow]:
-    """The counted rows with each phi's accuracy and status read from the run's trials (first trained wins)."""
-    trials = json.loads((run_dir / "trials.json").read_text())
-    rows = []
-    for row in counted:
-        mine = [t for t in trials if t["macs"] == row.macs and t["status"] in ("trained", "failed")]
-        trained = [t for t in mine if t["status"] == "trained"]
-        status = "trained" if trained else ("failed" if mine else "missing")
-        rows.append(dataclasses.replace(row, accuracy=trained[0]["accuracy"] if trained else None, status=status))
-    return rows
+        log(f"{base}: trial {r.number} {r.status} acc {r.accuracy} macs {r.macs or 0:,} {r.failure or ''}")
+    return progress
 
 
 def sweep(base: str, epochs: int) -> dict[str, Any]:
@@ -111,13 +87,10 @@ def sweep(base: str, epochs: int) -> dict[str, Any]:
         return json.loads(done.read_text())
     shutil.rmtree(run_dir, ignore_errors=True)
     config = SearchConfig(run_dir=str(run_dir), train=dataclasses.replace(PROXY, epochs=epochs))
-    counted = phi_sweep(backbones.get(base), list(CONFIG["phis"]))
     start = time.perf_counter()
-    try:
-        rows = phi_sweep(backbones.get(base), list(CONFIG["phis"]), train=True, config=config,
-                         progress=StopWhenAllTried(base, counted))
-    except SearchInterrupted:  # stopped by StopWhenAllTried: the study and trials.json are complete up to here
-        rows = outcomes(run_dir, counted)
+    # a phi whose training fails is recorded as failed once, and the sweep ends (failures count as trials)
+    rows = phi_sweep(backbones.get(base), list(CONFIG["phis"]), train=True, config=config,
+                     progress=log_trial(base))
     wall = time.perf_counter() - start
     write_sweep(run_dir, rows, f"{base}: phi {', '.join(map(str, CONFIG['phis']))} (proxy accuracy on the default data)")
     trials = json.loads((run_dir / "trials.json").read_text())
