@@ -42,7 +42,7 @@ def main() -> None:
     torch.set_num_threads(SETTINGS["threads"])
     print(f"# bench_count: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
           f"torch {torch.__version__}, settings {SETTINGS}")
-    print(f"| network | walk() median | count() median | build + FlopCounterMode median | speed-up | identical |")
+    print("| network | walk() median | count() median | build + FlopCounterMode median | speed-up | identical |")
     print("|---|---|---|---|---|---|")
     for name in ("resnet50", "mobilenet_v2"):
         spec = backbones.get(name)

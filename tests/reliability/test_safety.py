@@ -4,7 +4,6 @@ any weights would load with weights_only=True; storage passwords are masked in e
 import ast
 import os
 import pickle
-from pathlib import Path
 
 import pytest
 
