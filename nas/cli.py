@@ -303,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", default="flops", help="second objective: flops, params or latency")
     p.add_argument("--scheduler", default="asha", help="asha or fifo")
     p.add_argument("--epochs", type=int, help="proxy epochs per candidate (default 2)")
-    p.add_argument("--data", help="digits (default), cifar10:DIR, cifar100:DIR, folder:DIR, synthetic")
+    p.add_argument("--data", help="mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR, synthetic:C,R,K,N")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="training device (default cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/search", help="where the study and results go")
