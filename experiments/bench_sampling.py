@@ -27,6 +27,7 @@ import torch
 from nas.budget import parse_budget
 from search_spaces.network import count
 from search_spaces.spaces import get
+from common import cpu_name
 
 CONFIG = {
     "space": "mobile",
@@ -36,18 +37,6 @@ CONFIG = {
     "seed": 0,  # repeat i uses seed + i
     "acceptance_draws": 2000,  # plain draws used to measure the share within budget
 }
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def pin_one_core() -> str:

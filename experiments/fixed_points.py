@@ -19,22 +19,11 @@ from pathlib import Path
 import torch
 
 from nas.fixed_points import FixedPoint, fixed_points
+from common import cpu_name
 
 HERE = Path(__file__).resolve().parent
 COMMAND = "/work/venv/bin/python experiments/fixed_points.py"
 CONFIG = {"names": None}  # None: every backbone in search_spaces.backbones.names(); no other settings
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _mark(match: bool | None) -> str:

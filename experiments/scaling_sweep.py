@@ -36,6 +36,7 @@ from nas.sweeps import phi_sweep, write_sweep
 from scaling.compound import CompoundScaling
 from search_spaces import backbones
 from search_spaces.network import count
+from common import cpu_name, log
 
 # Always a fresh local Ray: without this, ray.init() joins any `ray start --head` cluster on the machine (another
 # job's) and nas.search._start_ray then fails ("num_cpus and num_gpus must not be provided").
@@ -51,23 +52,6 @@ CONFIG: dict[str, Any] = {
     "train": dataclasses.asdict(PROXY),  # epochs, images per batch, peak lr, ... (see nas.evaluate.TrainConfig)
     "data": dataclasses.asdict(DataSource()),
 }
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def log(message: str) -> None:
-    """Progress on stdout (the script runs under nohup)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
 def log_trial(base: str):

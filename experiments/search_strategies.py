@@ -38,6 +38,7 @@ from nas.search import PROXY, Progress, SearchConfig, search, versions
 from search_spaces import backbones
 from search_spaces.network import count
 from search_spaces.spec import NetSpec, from_json
+from common import cpu_name, log
 
 # Always a fresh local Ray: without this, ray.init() joins any `ray start --head` cluster on the machine (another
 # job's) and nas.search._start_ray then fails ("num_cpus and num_gpus must not be provided").
@@ -69,23 +70,6 @@ NOTES = (
      "MNIST subset, so this says the search finds networks that learn this task fast, not that they beat "
      "mobilenet_v2 on ImageNet."),
 )
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else platform.processor()."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def log(message: str) -> None:
-    """Progress on stdout (the script runs under nohup)."""
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
 
 
 def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
