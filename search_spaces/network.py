@@ -43,6 +43,14 @@ def _row_cost(block: Block, shape: Shape, where: str) -> tuple[Cost, Shape]:
     return cost, out
 
 
+def _stem_out(spec: NetSpec) -> Shape:
+    """The stem's output shape (for a network without stages)."""
+    shape = Shape(spec.in_channels, spec.resolution, spec.resolution)
+    for i, block in enumerate(spec.stem, 1):
+        shape = _row_cost(block, shape, f"stem.b{i}")[1]
+    return shape
+
+
 def _with_resolution(spec: NetSpec, resolution: int | None) -> NetSpec:
     return spec if resolution is None or resolution == spec.resolution else dataclasses.replace(spec, resolution=resolution)
 
@@ -58,8 +66,8 @@ def count(spec: NetSpec, resolution: int | None = None) -> Cost:
     return walk(_with_resolution(spec, resolution))
 
 
-def walk(spec: NetSpec) -> Cost:
-    """The pure cost walk: every block's cost function in order, nothing built; SpecError if invalid."""
+def _body(spec: NetSpec) -> tuple[Cost, list[Shape]]:
+    """Cost of the stem and stages, and each stage's output shape (the features a neck takes)."""
     shape = Shape(spec.in_channels, spec.resolution, spec.resolution)
     total = Cost()
     for i, block in enumerate(spec.stem, 1):
@@ -71,6 +79,18 @@ def walk(spec: NetSpec) -> Cost:
             cost, shape = _row_cost(block, shape, f"s{s}.b{i}")
             total += cost
         features.append(shape)
+    return total, features
+
+
+def stage_shapes(spec: NetSpec) -> list[Shape]:
+    """The output shape of every stage s1..sN, by the cost walk (nothing built)."""
+    return _body(spec)[1]
+
+
+def walk(spec: NetSpec) -> Cost:
+    """The pure cost walk: every block's cost function in order, nothing built; SpecError if invalid."""
+    total, features = _body(spec)
+    shape = features[-1] if features else _stem_out(spec)
     for i, block in enumerate(spec.head, 1):
         cell = cells.get(block.cell)
         try:

@@ -19,20 +19,6 @@ DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64
 TRAIN = TrainConfig(epochs=2, batch_size=32, threads=1)
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture
-def plain_space(monkeypatch):
-    monkeypatch.setattr(spaces, "SPACES", {"plain": Plain()})
-
-
 def config(tmp_path, **kw):
     settings = dict(space="plain", budget=3_000_000, trials=3, strategy="random", scheduler="fifo", data=DATA,
                     train=TRAIN, run_dir=str(tmp_path / "run"), max_concurrent=2)

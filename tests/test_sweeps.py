@@ -20,15 +20,6 @@ BASE = NetSpec(stem=(Block("conv", ConvArgs(8, 3, 2)),),
 DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64)
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
-    yield
-    ray.shutdown()
-
-
 def config(tmp_path, **kw):
     return SearchConfig(space="phi", run_dir=str(tmp_path / "run"), data=DATA,
                         train=TrainConfig(epochs=1, batch_size=32), **kw)

@@ -4,7 +4,8 @@ printed rounding, exact against PyTorch's own count, a real forward pass, and JS
 
 import pytest
 
-from search_spaces import cells, count
+from search_spaces.network import stage_shapes
+from search_spaces import count
 from search_spaces.backbones import get
 from search_spaces.scale import multiply
 from search_spaces.backbones.classic import BACKBONES
@@ -28,18 +29,6 @@ def test_batchnorm_is_the_only_difference_between_vgg16_and_vgg16_bn():
     # backbones.md: "BN adds 8,448 params": two per channel of the 13 convs, 2 * 4224
     assert count(get("vgg16_bn")).params - count(get("vgg16")).params == 8_448
     assert count(get("vgg16_bn")).macs == count(get("vgg16")).macs
-
-
-def stage_shapes(spec) -> list[Shape]:
-    """The output shape of each stage, by walking the cells' cost functions."""
-    shape, shapes = Shape(spec.in_channels, spec.resolution, spec.resolution), []
-    for rows in (spec.stem,) + tuple(stage.blocks for stage in spec.stages):
-        for block in rows:
-            cell = cells.get(block.cell)
-            for i in range(block.repeats):
-                shape = cell.cost(block.args if i == 0 else cell.repeat(block.args), shape)[1]
-        shapes.append(shape)
-    return shapes[1:]
 
 
 def test_squeezenet_ceil_mode_pools_give_torchvision_map_sizes():

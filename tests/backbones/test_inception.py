@@ -5,7 +5,8 @@ count, stage shapes as the reference sources print them, a real forward pass, an
 
 import pytest
 
-from search_spaces import cells, count
+from search_spaces.network import stage_shapes
+from search_spaces import count
 from search_spaces.backbones import get, reference
 from search_spaces.backbones.inception import BACKBONES
 from search_spaces.cost import Shape
@@ -50,18 +51,6 @@ def test_the_aux_difference_is_stated_in_the_note(name):
     # the aux heads are left out; the note names their exact size
     aux = WITH_AUX[name] - count(get(name)).params
     assert f"{aux:,}" in reference(name).note
-
-
-def stage_shapes(spec) -> list[Shape]:
-    """The output shape of each stage, by walking the cells' cost functions."""
-    shape, shapes = Shape(spec.in_channels, spec.resolution, spec.resolution), []
-    for rows in (spec.stem,) + tuple(stage.blocks for stage in spec.stages):
-        for block in rows:
-            cell = cells.get(block.cell)
-            for i in range(block.repeats):
-                shape = cell.cost(block.args if i == 0 else cell.repeat(block.args), shape)[1]
-        shapes.append(shape)
-    return shapes[1:]
 
 
 @pytest.mark.parametrize("name,shapes", [
