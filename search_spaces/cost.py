@@ -75,16 +75,62 @@ def conv2d(
     bias: bool = False,
 ) -> tuple[Cost, Shape]:
     """Cost and output shape of nn.Conv2d; padding None means `same_padding`."""
-    kh, kw = (kernel_size, kernel_size) if type(kernel_size) is int else kernel_size  # pair(), inlined: hot path
-    if padding is None:
-        ph, pw = dilation * (kh - 1) // 2, dilation * (kw - 1) // 2
-    else:
-        ph, pw = (padding, padding) if type(padding) is int else padding
-    h = out_size(shape.h, kh, stride, ph, dilation)
-    w = out_size(shape.w, kw, stride, pw, dilation)
-    weights = out_channels * (shape.c // groups) * kh * kw
-    out = Shape(out_channels, h, w)
-    return Cost(weights * h * w, weights + (out_channels if bias else 0), out_channels * h * w), out
+    tally = Tally(shape)
+    tally.conv(out_channels, kernel_size, stride, groups, bias, False, padding, dilation)
+    return tally.result()
+
+
+class Tally:
+    """A running count through the layers of a cell, on plain integers: the cost of a conv (plus its
+    BatchNorm) is a few multiplications, and a search walks every candidate it draws, so the cells a search
+    samples most count their layers here rather than through a Cost and a Shape per layer. `conv2d` and
+    the cost functions built on it use the same arithmetic (`conv`), so there is one formula.
+    """
+
+    __slots__ = ("macs", "params", "acts", "c", "h", "w")
+
+    def __init__(self, shape: Shape):
+        self.macs = self.params = self.acts = 0
+        self.c, self.h, self.w = shape.c, shape.h, shape.w
+
+    def conv(self, out_channels: int, kernel_size: Size2 = 1, stride: int = 1, groups: int = 1,
+             bias: bool = False, norm: bool = True, padding: Size2 | None = None, dilation: int = 1) -> None:
+        """nn.Conv2d (bias when `bias`), then BatchNorm2d when `norm`; padding None means `same_padding`."""
+        if type(kernel_size) is int and padding is None and dilation == 1 and kernel_size & 1:
+            weights = out_channels * (self.c // groups) * kernel_size * kernel_size
+            h = (self.h - 1) // stride + 1  # out_size with the odd kernel's 'same' padding
+            w = (self.w - 1) // stride + 1
+        else:
+            kh, kw = pair(kernel_size)
+            ph, pw = same_padding(kernel_size, dilation) if padding is None else pair(padding)
+            weights = out_channels * (self.c // groups) * kh * kw
+            h = out_size(self.h, kh, stride, ph, dilation)
+            w = out_size(self.w, kw, stride, pw, dilation)
+        area = h * w
+        self.macs += weights * area
+        self.params += weights + (out_channels if bias else 0) + (2 * out_channels if norm else 0)
+        self.acts += out_channels * area
+        self.c, self.h, self.w = out_channels, h, w
+
+    def squeeze_excite(self, squeeze_channels: int) -> None:
+        """SqueezeExcite on the current map: 1x1 conv (bias) c -> squeeze on the pooled 1x1 map, 1x1 conv
+        (bias) back to c; the shape is unchanged (the pool and rescale cost no multiply-adds)."""
+        c, s = self.c, squeeze_channels
+        self.macs += 2 * c * s
+        self.params += 2 * c * s + s + c
+        self.acts += s + c
+
+    def linear(self, out_features: int, bias: bool = True) -> None:
+        """nn.Linear on the current features (channels x height x width flattened); the map becomes 1x1."""
+        weights = self.c * self.h * self.w * out_features
+        self.macs += weights
+        self.params += weights + (out_features if bias else 0)
+        self.acts += out_features
+        self.c, self.h, self.w = out_features, 1, 1
+
+    def result(self) -> tuple[Cost, Shape]:
+        """The counted cost and the shape the layers output."""
+        return Cost(self.macs, self.params, self.acts), Shape(self.c, self.h, self.w)
 
 
 def norm2d(shape: Shape) -> Cost:
@@ -94,8 +140,9 @@ def norm2d(shape: Shape) -> Cost:
 
 def linear(in_features: int, out_features: int, bias: bool = True) -> Cost:
     """Cost of nn.Linear on one sample."""
-    weights = in_features * out_features
-    return Cost(weights, weights + (out_features if bias else 0), out_features)
+    tally = Tally(Shape(in_features, 1, 1))
+    tally.linear(out_features, bias)
+    return tally.result()[0]
 
 
 def pool2d(shape: Shape, kernel_size: int, stride: int, padding: int = 0, ceil_mode: bool = False) -> Shape:

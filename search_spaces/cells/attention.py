@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from search_spaces.cells.conv import activation
-from search_spaces.cost import Cost, Shape, conv2d, norm2d
+from search_spaces.cost import Cost, Shape, Tally, conv2d, norm2d
 
 
 class SqueezeExcite(nn.Module):
@@ -30,9 +30,9 @@ class SqueezeExcite(nn.Module):
 
 def se_cost(shape: Shape, squeeze_channels: int) -> Cost:
     """Cost twin of SqueezeExcite on a `shape` feature map (the rescale multiply is not counted)."""
-    squeezed, mid = conv2d(Shape(shape.c, 1, 1), squeeze_channels, 1, bias=True)
-    expanded, _ = conv2d(mid, shape.c, 1, bias=True)
-    return squeezed + expanded
+    tally = Tally(shape)
+    tally.squeeze_excite(squeeze_channels)
+    return tally.result()[0]
 
 
 class SpatialAttention(nn.Module):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from search_spaces.cells import Cell
-from search_spaces.cost import Cost, Shape, Size2, conv2d, norm2d, pool2d
+from search_spaces.cost import Cost, Shape, Size2, Tally, norm2d, pool2d
 from search_spaces.errors import check_choice, check_int, check_kernel, require
 
 ACTIVATIONS = ("relu", "relu6", "hardswish", "silu", "sigmoid", "hardsigmoid", "none")
@@ -68,8 +68,9 @@ def conv_bn_act_cost(
     norm: bool = True,
 ) -> tuple[Cost, Shape]:
     """Cost twin of `conv_bn_act` (activations cost nothing)."""
-    cost, out = conv2d(shape, out_channels, kernel_size, stride, padding, groups, dilation, bias)
-    return (cost + norm2d(out) if norm else cost), out
+    tally = Tally(shape)
+    tally.conv(out_channels, kernel_size, stride, groups, bias, norm, padding, dilation)
+    return tally.result()
 
 
 def check_groups(cell: str, in_channels: int, out_channels: int, groups: int) -> None:

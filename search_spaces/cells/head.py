@@ -14,7 +14,7 @@ from torch import nn
 
 from search_spaces.cells import Cell
 from search_spaces.cells.conv import ACTIVATIONS, activation
-from search_spaces.cost import Cost, Shape, conv2d, linear
+from search_spaces.cost import Cost, Shape, Tally, conv2d
 from search_spaces.errors import check_choice, check_float, check_int
 
 
@@ -51,12 +51,11 @@ def _classifier_build(a: ClassifierArgs, in_channels: int, num_classes: int) -> 
 
 
 def _classifier_cost(a: ClassifierArgs, shape: Shape, num_classes: int) -> tuple[Cost, Shape]:
-    cost = Cost()
-    features = shape.c * a.pool_size * a.pool_size
+    tally = Tally(Shape(shape.c, a.pool_size, a.pool_size))  # after the adaptive pool
     for width in a.hidden:
-        cost += linear(features, width)
-        features = width
-    return cost + linear(features, num_classes, a.bias), Shape(num_classes, 1, 1)
+        tally.linear(width)
+    tally.linear(num_classes, a.bias)
+    return tally.result()
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from search_spaces.cells import Cell
-from search_spaces.cells.attention import SqueezeExcite, se_cost
+from search_spaces.cells.attention import SqueezeExcite
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
-from search_spaces.cost import Cost, Shape
+from search_spaces.cost import Cost, Shape, Tally
 from search_spaces.errors import check_choice, check_int, check_kernel, require
 
 BLOCK_ACTIVATIONS = ("relu", "relu6", "hardswish", "silu")
@@ -77,15 +77,14 @@ class MBConv(nn.Module):
 
 
 def _mbconv_cost(a: MBConvArgs, shape: Shape) -> tuple[Cost, Shape]:
-    cost, mid = Cost(), shape
-    if a.mid_channels != shape.c:
-        cost, mid = conv_bn_act_cost(shape, a.mid_channels, 1)
-    dw, mid = conv_bn_act_cost(mid, a.mid_channels, a.kernel_size, a.stride, groups=a.mid_channels)
-    cost += dw
+    tally, mid = Tally(shape), a.mid_channels
+    if mid != shape.c:
+        tally.conv(mid)
+    tally.conv(mid, a.kernel_size, a.stride, mid)
     if a.se_channels:
-        cost += se_cost(mid, a.se_channels)
-    project, out = conv_bn_act_cost(mid, a.out_channels, 1)
-    return cost + project, out
+        tally.squeeze_excite(a.se_channels)
+    tally.conv(a.out_channels)
+    return tally.result()
 
 
 def _ratio_width(value: int, old_base: int, new_base: int) -> int:
@@ -129,9 +128,10 @@ def _dsconv_build(a: DSConvArgs, in_channels: int) -> nn.Module:
 
 
 def _dsconv_cost(a: DSConvArgs, shape: Shape) -> tuple[Cost, Shape]:
-    dw, mid = conv_bn_act_cost(shape, shape.c, a.kernel_size, a.stride, groups=shape.c)
-    pw, out = conv_bn_act_cost(mid, a.out_channels, 1)
-    return dw + pw, out
+    tally = Tally(shape)
+    tally.conv(shape.c, a.kernel_size, a.stride, shape.c)
+    tally.conv(a.out_channels)
+    return tally.result()
 
 
 @dataclass(frozen=True)
@@ -186,12 +186,12 @@ class AntBlock(nn.Module):
 
 
 def _ant_cost(a: AntArgs, shape: Shape) -> tuple[Cost, Shape]:
-    bias = not a.norm
-    cost, mid = conv_bn_act_cost(shape, a.mid_channels, 1, bias=bias, norm=a.norm)
-    dw, mid = conv_bn_act_cost(mid, a.mid_channels, a.kernel_size, a.stride, a.mid_channels, bias=bias, norm=a.norm)
-    attention = se_cost(mid, a.attention_channels)
-    project, out = conv_bn_act_cost(mid, a.out_channels, 1, 1, a.groups, bias=bias, norm=a.norm)
-    return cost + dw + attention + project, out
+    tally, mid, bias = Tally(shape), a.mid_channels, not a.norm
+    tally.conv(mid, 1, 1, 1, bias, a.norm)
+    tally.conv(mid, a.kernel_size, a.stride, mid, bias, a.norm)
+    tally.squeeze_excite(a.attention_channels)
+    tally.conv(a.out_channels, 1, 1, a.groups, bias, a.norm)
+    return tally.result()
 
 
 def _ant_widen(a: AntArgs, width: float, in_old: int, in_new: int) -> AntArgs:
