@@ -52,6 +52,8 @@ def check_float(cell: str, name: str, value: Any, low: float, high: float) -> No
 
 def check_choice(cell: str, name: str, value: Any, choices: Iterable[Any]) -> None:
     """An argument from a fixed set of choices."""
+    if type(choices) is tuple and value in choices:
+        return  # the common case, first
     choices = tuple(choices)
     if value not in choices:
         raise SpecError(f"{cell} {name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
@@ -59,6 +61,8 @@ def check_choice(cell: str, name: str, value: Any, choices: Iterable[Any]) -> No
 
 def check_kernel(cell: str, name: str, value: Any, odd: bool = True) -> None:
     """A kernel size: an int or a (height, width) pair, odd when `odd` (so 'same' padding exists)."""
+    if type(value) is int and 1 <= value <= 31 and (value & 1 or not odd):
+        return  # the common case, first
     sizes = value if isinstance(value, tuple) and len(value) == 2 else (value,)
     for k in sizes:
         check_int(cell, name, k, 1, 31)

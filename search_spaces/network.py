@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from torch import Tensor, nn
 
@@ -27,28 +27,49 @@ def _expand(block: Block) -> Iterator[object]:
             yield tail
 
 
-def _row_cost(block: Block, shape: Shape, where: str) -> tuple[Cost, Shape]:
-    cell = cells.get(block.cell)
+def _row_cost(block: Block, shape: Shape, where: str, index: int) -> tuple[Cost, Shape]:
+    """Cost and output shape of row `index` of `where` (errors name it `{where}.b{index}`).
+
+    The result is kept on the block (a pure function of immutable data, keyed by the input shape), so a
+    space that costs its rows while drawing them, to abandon a draw as soon as it is over a sampling
+    budget, does not pay for the same walk again when its NetSpec is built."""
+    walked = block.__dict__.get("_walked")
+    if walked is not None and walked[0] == shape:
+        return walked[1], walked[2]
+    cell = cells.CELLS[block.cell]  # a Block's cell is registered
     try:
         cost, out = cell.cost(block.args, shape)
         if block.repeats > 1:
-            tail_cost, tail_out = cell.cost(cell.repeat(block.args), out)
+            tail = cell.repeat(block.args)
+            if tail is block.args and out == shape:  # the copies are this block on this shape again
+                tail_cost, tail_out = cost, out
+            else:
+                tail_cost, tail_out = cell.cost(tail, out)
             if tail_out != out:
                 raise SpecError(f"a repeated block must keep its shape, {out} became {tail_out}")
             cost = cost + tail_cost * (block.repeats - 1)
     except SpecError as err:
-        raise SpecError(f"{where} ({block.cell}): {err}") from None
+        raise SpecError(f"{where}.b{index} ({block.cell}): {err}") from None
     if out.h < 1 or out.w < 1:
-        raise SpecError(f"{where} ({block.cell}): the feature map vanishes ({shape.h}x{shape.w} in); raise the resolution")
+        raise SpecError(f"{where}.b{index} ({block.cell}): the feature map vanishes ({shape.h}x{shape.w} in); "
+                        "raise the resolution")
+    object.__setattr__(block, "_walked", (shape, cost, out))  # not a field: no part of equality or JSON
     return cost, out
+
+
+def rows_cost(rows: Sequence[Block], shape: Shape, where: str) -> tuple[Cost, Shape]:
+    """Cost and output shape of a sequence of rows (the stem, or a stage's blocks) on `shape` inputs;
+    errors name the row as `{where}.b{i}`. Each row's result is kept on its block (see `_row_cost`)."""
+    macs = params = acts = 0
+    for i, block in enumerate(rows, 1):
+        cost, shape = _row_cost(block, shape, where, i)
+        macs, params, acts = macs + cost.macs, params + cost.params, acts + cost.acts
+    return Cost(macs, params, acts), shape
 
 
 def _stem_out(spec: NetSpec) -> Shape:
     """The stem's output shape (for a network without stages)."""
-    shape = Shape(spec.in_channels, spec.resolution, spec.resolution)
-    for i, block in enumerate(spec.stem, 1):
-        shape = _row_cost(block, shape, f"stem.b{i}")[1]
-    return shape
+    return rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")[1]
 
 
 def _with_resolution(spec: NetSpec, resolution: int | None) -> NetSpec:
@@ -68,16 +89,11 @@ def count(spec: NetSpec, resolution: int | None = None) -> Cost:
 
 def _body(spec: NetSpec) -> tuple[Cost, list[Shape]]:
     """Cost of the stem and stages, and each stage's output shape (the features a neck takes)."""
-    shape = Shape(spec.in_channels, spec.resolution, spec.resolution)
-    total = Cost()
-    for i, block in enumerate(spec.stem, 1):
-        cost, shape = _row_cost(block, shape, f"stem.b{i}")
-        total += cost
+    total, shape = rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")
     features = []
     for s, stage in enumerate(spec.stages, 1):
-        for i, block in enumerate(stage.blocks, 1):
-            cost, shape = _row_cost(block, shape, f"s{s}.b{i}")
-            total += cost
+        cost, shape = rows_cost(stage.blocks, shape, f"s{s}")
+        total = total + cost
         features.append(shape)
     return total, features
 

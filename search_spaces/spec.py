@@ -30,7 +30,7 @@ class Block:
     repeats: int = 1
 
     def __post_init__(self) -> None:
-        kind = cells.get(self.cell)
+        kind = cells.CELLS.get(self.cell) or cells.get(self.cell)  # get() raises the error naming known cells
         if not isinstance(self.args, kind.args):
             raise SpecError(f"{self.cell} needs {kind.args.__name__} arguments, got {type(self.args).__name__}")
         check_int(self.cell, "repeats", self.repeats, 1, MAX_REPEATS)
@@ -71,15 +71,16 @@ class NetSpec:
         check_int("network", "num_classes", self.num_classes, 1, 100_000)
         if (self.neck is None) == (not self.head):
             raise SpecError("a network needs exactly one of a head (classification) or a neck (features)")
+        table = cells.CELLS  # every Block's cell is registered (Block checks it)
         for where, rows, role in (("stem", self.stem, "body"), ("head", self.head, "head")):
             for block in rows:
-                if cells.get(block.cell).role != role:
+                if table[block.cell].role != role:
                     raise SpecError(f"{where} block {block.cell} is not a {role} cell")
         for stage in self.stages:
             for block in stage.blocks:
-                if cells.get(block.cell).role != "body":
+                if table[block.cell].role != "body":
                     raise SpecError(f"stage block {block.cell} is not a body cell")
-        if self.neck is not None and cells.get(self.neck.cell).role != "neck":
+        if self.neck is not None and table[self.neck.cell].role != "neck":
             raise SpecError(f"neck {self.neck.cell} is not a neck cell")
         from search_spaces.network import walk  # the validating walk; network imports this module
 

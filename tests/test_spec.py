@@ -32,6 +32,18 @@ def test_count_by_hand():
     assert assert_exact_network(tiny()) == (macs, params)
 
 
+def test_a_block_shared_by_networks_is_costed_on_each_ones_input():
+    """The walk keeps each row's cost on its block, keyed by the input shape: the same Block objects in
+    networks of other resolutions must still be costed afresh, and equality and JSON must not see it."""
+    small = tiny(32)
+    big = dataclasses.replace(small, resolution=64)  # the same Block objects, a 4x larger input
+    fresh = from_json(big.to_json())  # new Block objects
+    assert count(big) == count(fresh) and count(big).macs > 3 * count(small).macs
+    assert count(small) == count(from_json(small.to_json()))  # walking big did not disturb small's count
+    assert count(small, resolution=64) == count(fresh)
+    assert from_json(small.to_json()) == small and json.loads(small.to_json()) == json.loads(tiny(32).to_json())
+
+
 def test_json_round_trip_and_digest():
     spec = tiny()
     assert from_json(spec.to_json()) == spec

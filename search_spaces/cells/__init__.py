@@ -11,7 +11,6 @@ only gathers them. Signatures by role:
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from importlib import import_module
 from types import MappingProxyType
@@ -29,7 +28,7 @@ def stride_one(args: Any) -> Any:
     """Arguments of blocks 2..n of a repeated row: the same block at stride 1."""
     if "stride" not in args.__dataclass_fields__ or args.stride == 1:
         return args  # nothing to change (the common case: skip a validating copy)
-    return dataclasses.replace(args, stride=1)
+    return type(args)(**{**vars(args), "stride": 1})  # dataclasses.replace, validated, without its field loop
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@
 and `encode(spec)` gives the flat parameters that `suggest` would have drawn to produce it. From these two:
 `decode(params)` replays `suggest` on fixed values (strictly: missing, extra or out-of-range values are a
 one-line SpaceError), `sample(seed, budget)` draws seeded random points, optionally under a multiply-add
-budget, `contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
+budget (rejection sampling: the space's own distribution restricted to the budget; a space may cost its
+stages as it draws them and call `check_budget` to abandon a draw early, which changes nothing but speed), `contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
 Spaces hold no state between calls. List categorical choices cheapest first: `smallest()` takes the low
 end of every range and the first choice of every categorical.
 """
@@ -88,13 +89,29 @@ def check_optuna_rules(name: str, low: Any = None, high: Any = None, step: Any =
                              "Optuna needs the same choices for a name in every trial")
 
 
-class RandomTrial:
-    """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG."""
+class OverBudget(Exception):
+    """A draw abandoned part-way because its network is already over the sampling budget (`check_budget`)."""
 
-    def __init__(self, rng: random.Random, smallest: bool = False, seen: dict[str, Sequence[Any]] | None = None):
+
+def check_budget(trial: Any, macs: int) -> None:
+    """Abandon the draw (raise OverBudget) when the network drawn so far already costs more than the
+    trial's sampling budget: costs only add up, so the rest of the draw cannot bring it back under. A space
+    calls this after costing each stage it draws; trials without a budget (Optuna's, `decode`'s) ignore it."""
+    budget = getattr(trial, "budget", None)
+    if budget is not None and macs > budget:
+        raise OverBudget
+
+
+class RandomTrial:
+    """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG; with a
+    `budget` (multiply-adds), spaces that call `check_budget` abandon a draw as soon as it is over it."""
+
+    def __init__(self, rng: random.Random, smallest: bool = False, seen: dict[str, Sequence[Any]] | None = None,
+                 budget: int | None = None):
         self.rng = rng
         self.smallest = smallest
         self.seen = seen  # categorical choices of earlier draws, held fixed per name as Optuna does
+        self.budget = budget
         self.params: Params = {}
         self._ranges: dict[str, tuple[Any, ...]] = {}  # formatted only when asked: sampling is a hot path
 
@@ -103,10 +120,16 @@ class RandomTrial:
         """Every parameter drawn so far with its range, as `describe()` shows it."""
         return {name: _allowed(*spec) for name, spec in self._ranges.items()}
 
+    def _index(self, n: int) -> int:
+        """A uniform index in [0, n): `random()` scaled (one C call; randrange costs several Python calls,
+        and a search draws every parameter of every candidate through here)."""
+        return int(self.rng.random() * n)
+
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        check_optuna_rules(name, low, high, step)
+        if (high - low) % step:
+            check_optuna_rules(name, low, high, step)  # raises
         self._ranges[name] = ("int", low, high, step)
-        value = low if self.smallest else low + step * self.rng.randrange((high - low) // step + 1)
+        value = low if self.smallest else low + step * self._index((high - low) // step + 1)
         self.params[name] = value
         return value
 
@@ -115,7 +138,7 @@ class RandomTrial:
         if self.smallest:
             value = low
         elif step:
-            value = low + step * self.rng.randrange(int(round((high - low) / step)) + 1)
+            value = low + step * self._index(round((high - low) / step) + 1)
         elif log:
             value = math.exp(self.rng.uniform(math.log(low), math.log(high)))
         else:
@@ -124,9 +147,10 @@ class RandomTrial:
         return value
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        check_optuna_rules(name, choices=choices, seen=self.seen)
+        if self.seen is not None and self.seen.get(name) is not choices:  # the same tuple as before: nothing to check
+            check_optuna_rules(name, choices=choices, seen=self.seen)
         self._ranges[name] = ("categorical", None, None, None, choices)
-        value = choices[0] if self.smallest else choices[self.rng.randrange(len(choices))]
+        value = choices[0] if self.smallest else choices[self._index(len(choices))]
         self.params[name] = value
         return value
 
@@ -191,8 +215,11 @@ class Space(ABC):
         seen: dict[str, Sequence[Any]] = {}
         misses = 0
         while True:
-            spec = self.suggest(RandomTrial(rng, seen=seen))
-            if budget is None or count(spec).macs <= budget:
+            try:
+                spec = self.suggest(RandomTrial(rng, seen=seen, budget=budget))
+            except OverBudget:
+                spec = None  # abandoned part-way: the same outcome as drawing it whole and rejecting it
+            if spec is not None and (budget is None or count(spec).macs <= budget):
                 misses = 0
                 yield spec
             else:

@@ -25,7 +25,9 @@ from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import AntArgs, ConvHeadArgs, DSConvArgs, MBConvArgs
 from search_spaces.scale import make_divisible, scale_channels
-from search_spaces.spaces.base import Params, Space
+from search_spaces.cost import Shape
+from search_spaces.network import rows_cost
+from search_spaces.spaces.base import Params, Space, check_budget
 from search_spaces.spaces.multipliers import (
     Unreachable,
     base_depth,
@@ -142,6 +144,8 @@ class MobileSpace(Space):
         channels = scale_channels(base, width)
         stem_act = trial.suggest_categorical("stem.activation", ACTIVATIONS + ("none",))
         stem = Block("conv", ConvArgs(channels, 3, 2, bias=not style.norm, norm=style.norm, activation=stem_act))
+        cost, shape = rows_cost((stem,), Shape(3, resolution, resolution), "stem")  # RGB: NetSpec's in_channels
+        macs = cost.macs
         stages, downsamplings = [], 0
         num_stages = trial.suggest_int("stages", 4, 7)
         for s in range(1, num_stages + 1):
@@ -152,13 +156,18 @@ class MobileSpace(Space):
                 stride = trial.suggest_categorical(f"s{s}.stride", (2, 1))
             downsamplings += stride == 2
             blocks: list[Block] = []
+            stage_in = shape
             for r in range(1, trial.suggest_int(f"s{s}.rows", 1, 4) + 1):
                 base, row, repeats = self._row(trial, f"s{s}.b{r}", kind, activation, base, deep, width)
                 _append(blocks, *_block(row, style, channels, stride if r == 1 else 1), 1)
                 if repeats > 1:
                     _append(blocks, *_block(row, style, row.out, 1), repeats - 1)
                 channels = row.out
+                # the stage so far (each row's cost is kept on its block: NetSpec's walk will not redo it)
+                cost, out = rows_cost(blocks, stage_in, f"s{s}")
+                check_budget(trial, macs + cost.macs)  # a budgeted draw already over its budget stops here
             stages.append(Stage(tuple(blocks)))
+            macs, shape = macs + cost.macs, out
         head = self._head(trial, style)
         return NetSpec(stem=(stem,), stages=tuple(stages), head=head, resolution=resolution)
 
@@ -170,13 +179,12 @@ class MobileSpace(Space):
         base = trial.suggest_int(f"{label}.out_channels", low, high, step=step)
         kernel = trial.suggest_categorical(f"{label}.kernel_size", KERNELS)
         repeats = depth(trial.suggest_int(f"{label}.repeats", 1, MAX_REPEATS), deep)
-        row = Row(kind, scale_channels(base, width), kernel, activation)
-        if kind != "dsconv":
-            ratio = trial.suggest_float(f"{label}.expand_ratio", 1.0, 6.0, step=RATIO_STEP)
-            se = kind == "mbconv" and trial.suggest_categorical(f"{label}.se", (False, True))
-            attention = trial.suggest_categorical(f"{label}.attention_ratio", ATTENTION_RATIOS) if kind == "ant" else 0
-            row = Row(kind, row.out, kernel, activation, ratio, se, attention)
-        return base, row, repeats
+        if kind == "dsconv":
+            return base, Row(kind, scale_channels(base, width), kernel, activation), repeats
+        ratio = trial.suggest_float(f"{label}.expand_ratio", 1.0, 6.0, step=RATIO_STEP)
+        se = kind == "mbconv" and trial.suggest_categorical(f"{label}.se", (False, True))
+        attention = trial.suggest_categorical(f"{label}.attention_ratio", ATTENTION_RATIOS) if kind == "ant" else 0
+        return base, Row(kind, scale_channels(base, width), kernel, activation, ratio, se, attention), repeats
 
     @staticmethod
     def _head(trial: Any, style: Style) -> tuple[Block, ...]:

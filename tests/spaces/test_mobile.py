@@ -1,6 +1,8 @@
 """The mobile space: every MobileNet, MnasNet, ProxylessNAS, ANTNet and EfficientNet backbone is a point;
 scaled networks stay points; samples are valid, seeded and within budget."""
 
+import random
+
 import pytest
 
 from search_spaces import backbones
@@ -8,6 +10,7 @@ from search_spaces.errors import SpaceError
 from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
+from search_spaces.spaces.base import OverBudget, RandomTrial, check_budget
 from search_spaces.spaces.mobile import SPACE
 
 NAMES = (
@@ -96,3 +99,30 @@ def test_smallest_is_valid():
     assert count(smallest).macs < count(backbones.get("mobilenet_v3_small")).macs
 
 
+
+
+def test_abandoning_over_budget_draws_changes_nothing_but_speed():
+    """Budgeted sampling stops a draw once the stages drawn so far exceed the budget. From the same RNG
+    state, a draw it abandons must be a network over the budget when drawn whole, and a draw it finishes
+    must be exactly the network drawn whole: the sampler is rejection sampling, only faster."""
+    budget = 300_000_000
+    abandoned = finished = 0
+    for seed in range(150):
+        whole = SPACE.suggest(RandomTrial(random.Random(seed), seen={}))
+        try:
+            spec = SPACE.suggest(RandomTrial(random.Random(seed), seen={}, budget=budget))
+        except OverBudget:
+            abandoned += 1
+            assert count(whole).macs > budget
+            continue
+        finished += 1
+        assert spec == whole and count(spec) == count(whole)
+    assert abandoned > 30 and finished > 30  # both paths taken
+
+
+def test_budget_check_is_ignored_without_a_budget():
+    spec = backbones.get("efficientnet_b7")  # 37 G multiply-adds: far over any sampling budget
+    assert SPACE.decode(SPACE.encode(spec)) == spec
+    with pytest.raises(OverBudget):
+        check_budget(RandomTrial(random.Random(0), budget=count(spec).macs - 1), count(spec).macs)
+    check_budget(RandomTrial(random.Random(0)), count(spec).macs)  # no budget: no-op
