@@ -34,7 +34,7 @@ def _row_cost(block: Block, shape: Shape, where: str, index: int) -> tuple[Cost,
     space that costs its rows while drawing them, to abandon a draw as soon as it is over a sampling
     budget, does not pay for the same walk again when its NetSpec is built."""
     walked = block.__dict__.get("_walked")
-    if walked is not None and walked[0] == shape:
+    if walked is not None and (walked[0] is shape or walked[0] == shape):
         return walked[1], walked[2]
     cell = cells.CELLS[block.cell]  # a Block's cell is registered
     try:
