@@ -5,7 +5,8 @@ and `encode(spec)` gives the flat parameters that `suggest` would have drawn to 
 `decode(params)` replays `suggest` on fixed values (strictly: missing, extra or out-of-range values are a
 one-line SpaceError), `sample(seed, budget)` draws seeded random points, optionally under a multiply-add
 budget (rejection sampling: the space's own distribution restricted to the budget; a space may cost its
-stages as it draws them and call `check_budget` to abandon a draw early, which changes nothing but speed), `contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
+rows as it draws them and call `check_budget` to abandon a draw early, which changes nothing but speed),
+`contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
 Spaces hold no state between calls. List categorical choices cheapest first: `smallest()` takes the low
 end of every range and the first choice of every categorical.
 """
@@ -96,7 +97,7 @@ class OverBudget(Exception):
 def check_budget(trial: Any, macs: int) -> None:
     """Abandon the draw (raise OverBudget) when the network drawn so far already costs more than the
     trial's sampling budget: costs only add up, so the rest of the draw cannot bring it back under. A space
-    calls this after costing each stage it draws; trials without a budget (Optuna's, `decode`'s) ignore it."""
+    calls this after costing the rows it has drawn; trials without a budget (Optuna's, `decode`'s) ignore it."""
     budget = getattr(trial, "budget", None)
     if budget is not None and macs > budget:
         raise OverBudget

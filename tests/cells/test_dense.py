@@ -2,8 +2,8 @@
 import pytest
 
 from search_spaces.cells import get
-from search_spaces.cells.dense import DenseArgs, TransitionArgs
-from search_spaces.cost import Shape
+from search_spaces.cells.dense import DenseArgs, TransitionArgs, dense_layer_cost
+from search_spaces.cost import Cost, Shape
 from search_spaces.errors import SpecError
 from tests.exact import assert_exact_cell
 
@@ -49,3 +49,16 @@ def test_widen_scales_growth_and_keeps_the_compression():
     assert get("dense").widen(DenseArgs(6, 32, 128), 0.5, 64, 32) == DenseArgs(6, 16, 64)
     # DenseNet-121's first transition halves 256 channels; at half width it halves 128
     assert get("dense_transition").widen(TransitionArgs(128), 0.5, 256, 128) == TransitionArgs(64)
+
+
+@pytest.mark.parametrize("layers,growth,bottleneck,shape", [
+    (1, 8, 16, Shape(8, 9, 9)), (24, 32, 128, Shape(256, 28, 28)), (48, 12, 48, Shape(3, 5, 7)),
+    (128, 48, 192, Shape(96, 7, 7)),
+])
+def test_closed_form_is_the_layer_by_layer_sum(layers, growth, bottleneck, shape):
+    """The block's closed form against the walk it replaces: one dense_layer_cost per layer on the
+    concatenated width so far (FlopCounterMode checks small blocks above; this covers 128 layers)."""
+    total = Cost()
+    for i in range(layers):
+        total += dense_layer_cost(Shape(shape.c + i * growth, shape.h, shape.w), bottleneck, growth)[0]
+    assert get("dense").cost(DenseArgs(layers, growth, bottleneck), shape)[0] == total
