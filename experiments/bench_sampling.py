@@ -6,12 +6,18 @@ validated NetSpec with its cost already counted (count() is a lookup afterwards)
 
 Method: pin the process to one core; per repeat, time (CPU time of this process, so that other load on
 the machine does not count; wall time is printed beside it) how long `samples()` takes to yield CONFIG["n"]
-in-budget candidates (every draw is a full `suggest`: parameter draws, argument dataclasses, NetSpec
-construction with its validating cost walk); report the median rate over the repeats and the spread.
-Also measured: the acceptance (share of plain draws within the budget) and the cost of one draw.
+in-budget candidates (each a `suggest`: parameter draws, argument dataclasses, the validating cost walk of
+every row, the NetSpec; a draw whose rows already exceed the budget is abandoned there); report the median
+rate over the repeats and the spread. Also measured: the acceptance (share of whole draws within the
+budget) and the cost of one whole draw without a budget.
+
+To compare two versions side by side, run the script of each checkout on the same machine in one go, e.g.
+`git worktree add /tmp/base <commit>` then `(cd /tmp/base/experiments && PYTHONPATH=/tmp/base python
+bench_sampling.py)` next to `python experiments/bench_sampling.py` (the installed package is this checkout).
 
 Hardware and versions are printed with the results; the recorded run is in bench_sampling.md.
 Run: /work/venv/bin/python experiments/bench_sampling.py [--space mobile] [--budget 300M] [--repeats 5]
+     [--phases]
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import time
 import torch
 
 from nas.budget import parse_budget
+from search_spaces.cost import ZERO
 from search_spaces.network import count
 from search_spaces.spaces import get
 from common import cpu_name
@@ -67,12 +74,41 @@ def acceptance(space_name: str, budget: int, draws: int) -> tuple[float, float]:
     return fits / draws, (time.process_time() - start) / draws * 1e6
 
 
+def phases(space_name: str, draws: int) -> list[tuple[str, float]]:
+    """CPU microseconds per whole draw (no budget) with parts of the work switched off, to see where the
+    time goes: the rows' cost functions (the walk), then the NetSpec's checks, then the Block checks.
+    The switched-off runs build invalid specs; they are timing probes only."""
+    from unittest import mock
+
+    from search_spaces import network, spec
+
+    def per_draw() -> float:
+        stream = get(space_name).samples(20_000)
+        start = time.process_time()
+        for _ in range(draws):
+            next(stream)
+        return (time.process_time() - start) / draws * 1e6
+
+    no_walk = mock.patch.object(network, "_row_cost", lambda block, shape, where, index: (ZERO, shape))
+    no_netspec = mock.patch.object(spec.NetSpec, "__post_init__", lambda self: object.__setattr__(self, "_cost", ZERO))
+    no_block = mock.patch.object(spec.Block, "__post_init__", lambda self: None)
+    rows = [("everything", per_draw())]
+    with no_walk:
+        rows.append(("without the rows' cost functions (the walk)", per_draw()))
+        with no_netspec:
+            rows.append(("... and without the NetSpec's checks: draws, argument dataclasses, Blocks", per_draw()))
+            with no_block:
+                rows.append(("... and without the Block checks", per_draw()))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=CONFIG["space"])
     parser.add_argument("--budget", default=CONFIG["budget"])
     parser.add_argument("--n", type=int, default=CONFIG["n"])
     parser.add_argument("--repeats", type=int, default=CONFIG["repeats"])
+    parser.add_argument("--phases", action="store_true", help="also time whole draws with parts switched off")
     args = parser.parse_args()
     budget = parse_budget(args.budget)
     pinned = pin_one_core()
@@ -80,12 +116,15 @@ def main() -> None:
     print(f"versions: python {platform.python_version()}, torch {torch.__version__}, {platform.platform()}")
     print(f"space {args.space!r}, budget {budget:,} multiply-adds, {args.n} candidates x {args.repeats} repeats")
     share, per_draw = acceptance(args.space, budget, CONFIG["acceptance_draws"])
-    print(f"acceptance: {share:.1%} of draws within budget; {per_draw:.0f} CPU us per draw (suggest + NetSpec walk)")
+    print(f"acceptance: {share:.1%} of draws within budget; {per_draw:.0f} CPU us per whole draw (suggest, walk, NetSpec)")
+    if args.phases:
+        for label, micros in phases(args.space, CONFIG["acceptance_draws"]):
+            print(f"phase: {micros:.0f} CPU us per whole draw, {label}")
     runs = [rate(args.space, budget, args.n, CONFIG["seed"] + i) for i in range(args.repeats)]
     rates, walls = [r[0] for r in runs], [r[1] for r in runs]
     spread = f"min {min(rates):,.0f}, max {max(rates):,.0f}"
-    print(f"rate: median {statistics.median(rates):,.0f} in-budget candidates per CPU-second ({spread}); "
-          f"wall-clock median {statistics.median(walls):,.0f}/s (other processes share the machine)")
+    print(f"rate: median {statistics.median(rates):,.0f} in-budget candidates per CPU-second ({spread}), "
+          f"{1e6 / statistics.median(rates):.0f} CPU us each; wall-clock median {statistics.median(walls):,.0f}/s")
     sys.stdout.flush()
 
 
