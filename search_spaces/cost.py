@@ -113,20 +113,19 @@ class Tally:
         self.c, self.h, self.w = out_channels, h, w
 
     def squeeze_excite(self, squeeze_channels: int) -> None:
-        """SqueezeExcite on the current map: 1x1 conv (bias) c -> squeeze on the pooled 1x1 map, 1x1 conv
-        (bias) back to c; the shape is unchanged (the pool and rescale cost no multiply-adds)."""
-        c, s = self.c, squeeze_channels
-        self.macs += 2 * c * s
-        self.params += 2 * c * s + s + c
-        self.acts += s + c
+        """SqueezeExcite on the current map: on the pooled 1x1 map, a 1x1 conv (bias) to `squeeze_channels`
+        and one back; the map keeps its shape (the pool and the rescale cost no multiply-adds)."""
+        c, h, w = self.c, self.h, self.w
+        self.h = self.w = 1
+        self.conv(squeeze_channels, bias=True, norm=False)
+        self.conv(c, bias=True, norm=False)
+        self.h, self.w = h, w
 
     def linear(self, out_features: int, bias: bool = True) -> None:
-        """nn.Linear on the current features (channels x height x width flattened); the map becomes 1x1."""
-        weights = self.c * self.h * self.w * out_features
-        self.macs += weights
-        self.params += weights + (out_features if bias else 0)
-        self.acts += out_features
-        self.c, self.h, self.w = out_features, 1, 1
+        """nn.Linear on the current features (channels x height x width flattened): a 1x1 conv on them as
+        one 1x1 map."""
+        self.c, self.h, self.w = self.c * self.h * self.w, 1, 1
+        self.conv(out_features, bias=bias, norm=False)
 
     def result(self) -> tuple[Cost, Shape]:
         """The counted cost and the shape the layers output."""
