@@ -102,13 +102,51 @@ def phases(space_name: str, draws: int) -> list[tuple[str, float]]:
     return rows
 
 
+def anatomy(space_name: str, budget: int, draws: int) -> list[str]:
+    """What a draw is made of: parameters and spec rows per whole draw, the multiply-adds of whole draws
+    (quantiles), and, under the budget, how many draws finish or are abandoned and what each costs."""
+    import random
+
+    from search_spaces.spaces.base import OverBudget, RandomTrial
+
+    space, rng, seen = get(space_name), random.Random(30_000), {}
+    params, rows, macs = [], [], []
+    for _ in range(draws):
+        trial = RandomTrial(rng, seen=seen)
+        spec = space.suggest(trial)
+        params.append(len(trial.params))
+        rows.append(sum(len(stage.blocks) for stage in spec.stages) + len(spec.stem) + len(spec.head))
+        macs.append(count(spec).macs)
+    macs.sort()
+    quantiles = ", ".join(f"{q}% {macs[len(macs) * q // 100] / 1e6:,.0f}M" for q in (10, 25, 50, 75, 90))
+    lines = [f"{statistics.mean(params):.0f} parameters and {statistics.mean(rows):.1f} spec rows per whole draw; "
+             f"multiply-adds of whole draws: {quantiles}"]
+    outcomes: dict[str, list[float]] = {"finished in budget": [], "finished over budget": [], "abandoned": []}
+    rng = random.Random(40_000)
+    for _ in range(draws):
+        start = time.process_time()
+        try:
+            spec = space.suggest(RandomTrial(rng, seen=seen, budget=budget))
+            kind = "finished in budget" if count(spec).macs <= budget else "finished over budget"
+        except OverBudget:
+            kind = "abandoned"
+        outcomes[kind].append((time.process_time() - start) * 1e6)
+    fits = max(1, len(outcomes["finished in budget"]))
+    for kind, times in outcomes.items():
+        if times:
+            lines.append(f"budgeted draws {kind}: {len(times) / fits:.2f} per in-budget candidate, "
+                         f"{statistics.mean(times):.0f} CPU us each")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=CONFIG["space"])
     parser.add_argument("--budget", default=CONFIG["budget"])
     parser.add_argument("--n", type=int, default=CONFIG["n"])
     parser.add_argument("--repeats", type=int, default=CONFIG["repeats"])
-    parser.add_argument("--phases", action="store_true", help="also time whole draws with parts switched off")
+    parser.add_argument("--phases", action="store_true",
+                        help="also time whole draws with parts switched off, and what a draw is made of")
     args = parser.parse_args()
     budget = parse_budget(args.budget)
     pinned = pin_one_core()
@@ -120,6 +158,8 @@ def main() -> None:
     if args.phases:
         for label, micros in phases(args.space, CONFIG["acceptance_draws"]):
             print(f"phase: {micros:.0f} CPU us per whole draw, {label}")
+        for line in anatomy(args.space, budget, CONFIG["acceptance_draws"]):
+            print(f"anatomy: {line}")
     runs = [rate(args.space, budget, args.n, CONFIG["seed"] + i) for i in range(args.repeats)]
     rates, walls = [r[0] for r in runs], [r[1] for r in runs]
     spread = f"min {min(rates):,.0f}, max {max(rates):,.0f}"
