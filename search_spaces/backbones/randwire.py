@@ -40,8 +40,8 @@ def stage_graphs(regime: str, seed: int, nodes: int = NODES) -> tuple[Dag, ...]:
     return tuple(ws(n, WS_K, WS_P, 10 * seed + i) for i, n in enumerate(stage_nodes(regime, nodes), 1))
 
 
-def randwire_spec(regime: str, channels: int, dags: tuple[Dag, ...]) -> NetSpec:
-    """The Table 1 network of a regime and width C over the given stage graphs."""
+def randwire_spec(regime: str, channels: int, dags: tuple[Dag, ...], resolution: int = 224) -> NetSpec:
+    """The Table 1 network of a regime and width C over the given stage graphs (at 224, the paper's)."""
     check_choice("randwire", "regime", regime, REGIMES)
     stem = [Block("conv", ConvArgs(channels // 2, 3, 2))]
     widths = (channels, 2 * channels, 4 * channels)
@@ -55,6 +55,7 @@ def randwire_spec(regime: str, channels: int, dags: tuple[Dag, ...]) -> NetSpec:
         stem=tuple(stem),
         stages=tuple(Stage(blocks) for blocks in stages),
         head=(Block("classifier", ClassifierArgs()),),
+        resolution=resolution,
     )
 
 

@@ -33,10 +33,11 @@ from search_spaces.scale import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import Block, NetSpec, Stage
 
-TEMPLATES = MappingProxyType({  # cheapest first
-    "googlenet": googlenet_spec, "inception_v2": inception_v2_spec, "inception_v3": inception_v3_spec,
-    "inception_v4": inception_v4_spec, "inception_resnet_v2": inception_resnet_v2_spec,
+TEMPLATES = MappingProxyType({  # the named backbones' specs, built once (each draw starts from one); cheapest first
+    "googlenet": googlenet_spec(), "inception_v2": inception_v2_spec(), "inception_v3": inception_v3_spec(),
+    "inception_v4": inception_v4_spec(), "inception_resnet_v2": inception_resnet_v2_spec(),
 })
+TEMPLATE_NAMES = tuple(TEMPLATES)
 MODULES = frozenset({  # cells whose rows may repeat (they keep their output shape)
     "inception_v1", "bn_inception", "inception_a", "inception_b", "inception_v3_c", "inception_v4_c",
     "inception_resnet_a", "inception_resnet_b",
@@ -108,7 +109,7 @@ class InceptionSpace(Space):
 
     def suggest(self, trial: Any) -> NetSpec:
         """The template, the globals, then every row of its stem and stages in order."""
-        name = trial.suggest_categorical("template", tuple(TEMPLATES))
+        name = trial.suggest_categorical("template", TEMPLATE_NAMES)
         low, high, step = RESOLUTIONS[name]
         resolution = trial.suggest_int("resolution", low, high, step=step)
         width = trial.suggest_float("width_mult", 0.5, 2.0, step=0.25)
@@ -116,7 +117,7 @@ class InceptionSpace(Space):
         kernel = None
         if name == "googlenet":
             kernel = trial.suggest_categorical(f"{name}.kernel_size", GOOGLENET_KERNELS)
-        base = TEMPLATES[name]()
+        base = TEMPLATES[name]
 
         def rows(prefix: str, template: tuple[Block, ...]) -> tuple[Block, ...]:
             return tuple(_row(trial, f"{prefix}.b{i}", row, width, depth, kernel) for i, row in enumerate(template, 1))
@@ -127,8 +128,8 @@ class InceptionSpace(Space):
 
     def encode(self, spec: NetSpec) -> Params:
         """The template whose rows the spec follows, multipliers 1.0, and the spec's widths and counts."""
-        for name, make in TEMPLATES.items():
-            params = _match(name, make(), spec)
+        for name, base in TEMPLATES.items():
+            params = _match(name, base, spec)
             if params is not None:
                 return params
         raise SpaceError(f"inception: the network follows none of the templates {', '.join(TEMPLATES)}")

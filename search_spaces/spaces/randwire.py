@@ -14,7 +14,6 @@ Fixed points: randwire_ws_small and randwire_ws_regular (WS(4, 0.75), seed 0).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -78,8 +77,7 @@ class RandWireSpace(Space):
         else:
             option = (trial.suggest_int("ws.k", *WS_K, step=2), trial.suggest_categorical("ws.p", WS_P))
         seed = trial.suggest_int("seed", *SEEDS)
-        spec = randwire_spec(regime, channels, stage_graphs(regime, nodes, graph, option, seed))
-        return dataclasses.replace(spec, resolution=resolution)
+        return randwire_spec(regime, channels, stage_graphs(regime, nodes, graph, option, seed), resolution)
 
     def encode(self, spec: NetSpec) -> Params:
         """Regime, C and N read off the spec; graph model, parameters and seed found by regeneration."""
