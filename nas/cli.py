@@ -128,10 +128,10 @@ def _front_table(front: list, limit: int = 20) -> None:
 
 def _progress_bar(p) -> None:
     width = 24
-    filled = int(width * min(p.trained, p.total) / max(p.total, 1))
+    filled = int(width * min(p.training_runs, p.total) / max(p.total, 1))
     best = "-" if p.best_accuracy is None else f"{p.best_accuracy:.4f}"
     last = f"trial {p.last.number} {p.last.status.replace('_', ' ')}"
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.trained}/{p.total} trained | best {best} "
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.training_runs}/{p.total} training runs | best {best} "
                      f"| Pareto {p.pareto_size} | {last:<28}")
     sys.stderr.flush()
 
@@ -156,7 +156,7 @@ def _search(args: argparse.Namespace) -> None:
     check_space(config)  # a bad space or budget is one line on stderr, before any other output
     t, d = config.train, config.data
     print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
-          f"{config.trials} trained trials, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
+          f"{config.trials} training runs, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
     print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
           f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, {t.device}")
     print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
@@ -298,7 +298,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="budgeted search: Pareto front of accuracy vs FLOPs")
     p.add_argument("--space", default="mobile", help="search space (see `nas spaces`)")
     p.add_argument("--budget", default="300MFLOPs", help="FLOPs budget, e.g. 300M, 300MFLOPs, 0.3G, 4.1GFLOPs")
-    p.add_argument("--trials", type=int, default=12, help="candidates to train")
+    p.add_argument("--trials", type=int, default=12, help="training runs (a failed training counts; over-budget and duplicate candidates do not)")
     p.add_argument("--strategy", default="evolution", help="evolution, tpe, nsga2 or random")
     p.add_argument("--objective", default="flops", help="second objective: flops, params or latency")
     p.add_argument("--scheduler", default="asha", help="asha or fifo")

@@ -54,7 +54,7 @@ class SearchConfig:
 
     space: str = "mobile"
     budget: int = 300_000_000  # multiply-adds of the deployed network; over-budget candidates are never trained
-    trials: int = 12  # candidates trained (over-budget and duplicate proposals do not count)
+    trials: int = 12  # training runs: trained or failed (over-budget and duplicate proposals do not count)
     strategy: str = "evolution"  # evolution, tpe, nsga2 or random
     objective: str = "flops"  # the second objective, minimised: flops, params or latency
     scheduler: str = "asha"  # early stopping on per-epoch accuracy: asha or fifo (none)
@@ -112,7 +112,7 @@ class SearchResult:
 class Progress:
     """Sent to the progress callback after every recorded trial."""
 
-    trained: int
+    training_runs: int  # trained trials and failed trainings (both spend a run; see SearchConfig.trials)
     total: int
     best_accuracy: float | None
     pareto_size: int
