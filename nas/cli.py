@@ -131,8 +131,8 @@ def _progress_bar(p) -> None:
     filled = int(width * min(p.training_runs, p.total) / max(p.total, 1))
     best = "-" if p.best_accuracy is None else f"{p.best_accuracy:.4f}"
     last = f"trial {p.last.number} {p.last.status.replace('_', ' ')}"
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.training_runs}/{p.total} training runs | best {best} "
-                     f"| Pareto {p.pareto_size} | {last:<28}")
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {p.training_runs}/{p.total} training runs "
+                     f"| best {best} | Pareto {p.pareto_size} | {last:<28}")
     sys.stderr.flush()
 
 
@@ -298,7 +298,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="budgeted search: Pareto front of accuracy vs FLOPs")
     p.add_argument("--space", default="mobile", help="search space (see `nas spaces`)")
     p.add_argument("--budget", default="300MFLOPs", help="FLOPs budget, e.g. 300M, 300MFLOPs, 0.3G, 4.1GFLOPs")
-    p.add_argument("--trials", type=int, default=12, help="training runs (a failed training counts; over-budget and duplicate candidates do not)")
+    p.add_argument("--trials", type=int, default=12,
+                   help="training runs (a failed training counts; over-budget and duplicate candidates do not)")
     p.add_argument("--strategy", default="evolution", help="evolution, tpe, nsga2 or random")
     p.add_argument("--objective", default="flops", help="second objective: flops, params or latency")
     p.add_argument("--scheduler", default="asha", help="asha or fifo")
