@@ -139,6 +139,77 @@ def anatomy(space_name: str, budget: int, draws: int) -> list[str]:
     return lines
 
 
+def floor(space_name: str, budget: int, n: int) -> list[str]:
+    """Lower bounds on a finished draw, from `n` in-budget candidates: the CPU time to build each again from
+    its known values (argument dataclasses, Blocks, Stages and the NetSpec with its validating walk, no
+    parameter drawn), and the time of its parameter draws alone (the same trial calls replayed on a fresh
+    RandomTrial, names already formatted, nothing built)."""
+    import dataclasses
+    import random
+
+    from search_spaces.spaces.base import OverBudget, RandomTrial
+    from search_spaces.spec import Block, NetSpec, Stage
+
+    class Recording(RandomTrial):
+        def __init__(self, rng: random.Random, budget: int):
+            super().__init__(rng, budget=budget)
+            self.calls: list[tuple[str, tuple, dict]] = []
+
+        def suggest_int(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls.append(("suggest_int", args, kwargs))
+            return super().suggest_int(*args, **kwargs)
+
+        def suggest_float(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls.append(("suggest_float", args, kwargs))
+            return super().suggest_float(*args, **kwargs)
+
+        def suggest_categorical(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.calls.append(("suggest_categorical", args, kwargs))
+            return super().suggest_categorical(*args, **kwargs)
+
+    space, rng, found = get(space_name), random.Random(50_000), []
+    while len(found) < n:
+        trial = Recording(rng, budget)
+        try:
+            spec = space.suggest(trial)
+        except OverBudget:
+            continue
+        if count(spec).macs <= budget:
+            found.append((spec, trial.calls))
+
+    def values(block: Block) -> tuple:
+        args = block.args
+        return block.cell, type(args), tuple(getattr(args, f.name) for f in dataclasses.fields(args)), block.repeats
+
+    def make(row: tuple) -> Block:
+        return Block(row[0], row[1](*row[2]), row[3])
+
+    plans = [(tuple(map(values, s.stem)), tuple(tuple(map(values, st.blocks)) for st in s.stages),
+              tuple(map(values, s.head)), s.resolution, s.in_channels, s.num_classes) for s, _ in found]
+    def rebuild(plan: tuple) -> NetSpec:
+        stem, stages, head, resolution, channels, classes = plan
+        return NetSpec(stem=tuple(map(make, stem)), stages=tuple(Stage(tuple(map(make, st))) for st in stages),
+                       head=tuple(map(make, head)), resolution=resolution, in_channels=channels, num_classes=classes)
+
+    assert all(rebuild(plan) == spec for plan, (spec, _) in zip(plans, found)), "a rebuild must give the same network"
+    start = time.process_time()
+    for plan in plans:  # each dropped at once, as a sampling loop drops the candidates it has handed out
+        rebuild(plan)
+    built = (time.process_time() - start) / n * 1e6
+    replay_rng, seen = random.Random(0), {}
+    start = time.process_time()
+    for _, calls in found:
+        trial = RandomTrial(replay_rng, seen=seen, budget=budget)
+        for method, args, kwargs in calls:
+            getattr(trial, method)(*args, **kwargs)
+    draws = (time.process_time() - start) / n * 1e6
+    params = statistics.mean(len(c) for _, c in found)
+    rows = statistics.mean(sum(len(st.blocks) for st in s.stages) + len(s.stem) + len(s.head) for s, _ in found)
+    return [(f"an in-budget candidate ({rows:.1f} spec rows) built again from its values: {built:.0f} CPU us "
+             "(argument dataclasses, Blocks, Stages, the NetSpec and its validating walk; nothing drawn)"),
+            f"its {params:.0f} parameter draws alone, replayed on a RandomTrial: {draws:.0f} CPU us"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=CONFIG["space"])
@@ -160,6 +231,8 @@ def main() -> None:
             print(f"phase: {micros:.0f} CPU us per whole draw, {label}")
         for line in anatomy(args.space, budget, CONFIG["acceptance_draws"]):
             print(f"anatomy: {line}")
+        for line in floor(args.space, budget, CONFIG["acceptance_draws"]):
+            print(f"floor: {line}")
     runs = [rate(args.space, budget, args.n, CONFIG["seed"] + i) for i in range(args.repeats)]
     rates, walls = [r[0] for r in runs], [r[1] for r in runs]
     spread = f"min {min(rates):,.0f}, max {max(rates):,.0f}"
