@@ -67,11 +67,6 @@ def rows_cost(rows: Sequence[Block], shape: Shape, where: str) -> tuple[Cost, Sh
     return Cost(macs, params, acts), shape
 
 
-def _stem_out(spec: NetSpec) -> Shape:
-    """The stem's output shape (for a network without stages)."""
-    return rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")[1]
-
-
 def _with_resolution(spec: NetSpec, resolution: int | None) -> NetSpec:
     return spec if resolution is None or resolution == spec.resolution else dataclasses.replace(spec, resolution=resolution)
 
@@ -87,15 +82,16 @@ def count(spec: NetSpec, resolution: int | None = None) -> Cost:
     return walk(_with_resolution(spec, resolution))
 
 
-def _body(spec: NetSpec) -> tuple[Cost, list[Shape]]:
-    """Cost of the stem and stages, and each stage's output shape (the features a neck takes)."""
+def _body(spec: NetSpec) -> tuple[Cost, list[Shape], Shape]:
+    """Cost of the stem and stages, each stage's output shape (the features a neck takes), and the shape
+    the body ends on (the stem's when there are no stages)."""
     total, shape = rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")
     features = []
     for s, stage in enumerate(spec.stages, 1):
         cost, shape = rows_cost(stage.blocks, shape, f"s{s}")
         total = total + cost
         features.append(shape)
-    return total, features
+    return total, features, shape
 
 
 def stage_shapes(spec: NetSpec) -> list[Shape]:
@@ -105,8 +101,7 @@ def stage_shapes(spec: NetSpec) -> list[Shape]:
 
 def walk(spec: NetSpec) -> Cost:
     """The pure cost walk: every block's cost function in order, nothing built; SpecError if invalid."""
-    total, features = _body(spec)
-    shape = features[-1] if features else _stem_out(spec)
+    total, features, shape = _body(spec)
     for i, block in enumerate(spec.head, 1):
         cell = cells.get(block.cell)
         try:
