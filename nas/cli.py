@@ -146,7 +146,8 @@ def _search(args: argparse.Namespace) -> None:
     from nas.search import PROXY, SearchConfig, check_space, mask_url, search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    train = dataclasses.replace(PROXY, **{k: v for k, v in (("epochs", args.epochs), ("device", args.device)) if v})
+    train = dataclasses.replace(PROXY, **{k: v for k, v in (("epochs", args.epochs), ("device", args.device))
+                                          if v is not None})  # --epochs 0 is refused, not taken as unset
     config = SearchConfig(
         space=args.space, budget=parse_budget(args.budget), trials=args.trials, strategy=args.strategy,
         objective=args.objective, scheduler=args.scheduler, seed=args.seed, run_dir=args.run_dir, storage=args.storage,
@@ -207,7 +208,7 @@ def _scale(args: argparse.Namespace) -> None:
         args.phi = [phi]
         print(f"largest phi within {args.to}: {phi:g}")
     config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed, resume=args.resume,
-                          train=dataclasses.replace(PROXY, epochs=args.epochs or PROXY.epochs))
+                          train=dataclasses.replace(PROXY, epochs=PROXY.epochs if args.epochs is None else args.epochs))
     if args.search_coefficients:
         best, rows = search_coefficients(base, config, args.trials, progress=_progress_bar)
         sys.stderr.write("\n")
@@ -235,7 +236,7 @@ def _train(args: argparse.Namespace) -> None:
 
     spec = load_spec(args.spec)
     config = TrainConfig(device=args.device, seed=args.seed, latency=args.latency, threads=args.threads,
-                         **({"epochs": args.epochs} if args.epochs else {}))
+                         **({} if args.epochs is None else {"epochs": args.epochs}))
 
     def progress(r) -> None:
         bar = "#" * round(20 * r.epoch / r.epochs)

@@ -70,3 +70,5 @@ def test_cli_train(tmp_path, capsys):
     assert json.loads(out)["epochs_run"] == 2 and err.count("epoch ") == 2
     assert main(["train", str(path), "--data", f"cifar10:{tmp_path}"]) == 2
     assert "expected a cifar10 python-format directory" in capsys.readouterr().err
+    assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "0"]) == 2  # not "the default"
+    assert "epochs must be a positive integer, got 0" in capsys.readouterr().err
