@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Callable, Sequence
 
 from search_spaces import cells
@@ -15,7 +14,7 @@ from search_spaces.errors import NasError
 
 from nas.budget import format_flops, format_params
 from nas.fixed_points import fixed_points
-from nas.specs import cost_summary, load_spec
+from nas.specs import cost_summary, load_spec, save_spec
 
 FLOPS_NOTE = "FLOPs are multiply-adds of conv and linear layers (the ResNet/MobileNet/EfficientNet convention)"
 
@@ -64,11 +63,10 @@ def _backbones(args: argparse.Namespace) -> None:
 
 def _export_spec(args: argparse.Namespace) -> None:
     spec = load_spec(args.name, args.resolution)
-    text = spec.to_json() + "\n"
     if args.output in (None, "-"):
-        sys.stdout.write(text)
+        sys.stdout.write(spec.to_json() + "\n")
         return
-    Path(args.output).write_text(text)
+    save_spec(spec, args.output)
     print(f"wrote {args.output} ({spec.digest()[:12]})")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from nas.files import writable_file
 from nas.search import SearchError, report
 from search_spaces.network import build
 from search_spaces.spec import NetSpec, from_json
@@ -31,7 +32,7 @@ def export(run_dir: str | Path, rank: int = 1, fmt: str = "spec", output: str | 
         raise SearchError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     spec = front_spec(run_dir, rank, storage)
     suffix = {"spec": ".json", "torchscript": ".pt", "onnx": ".onnx"}[fmt]
-    path = Path(output) if output else Path(run_dir) / f"rank{rank}_{spec.digest()[:12]}{suffix}"
+    path = writable_file(output or Path(run_dir) / f"rank{rank}_{spec.digest()[:12]}{suffix}")  # before building
     if fmt == "spec":
         path.write_text(spec.to_json() + "\n")
         return path

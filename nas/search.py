@@ -28,6 +28,7 @@ from optuna.trial import TrialState
 from nas.data import DataSource
 from nas.evaluate import TrainConfig
 from nas.evolution import AgingEvolution
+from nas.files import writable_directory
 from nas.records import (MACS, NAMED, PARAMS, STATUS, TrialRecord,
                          pareto_front, records, write_run)
 from search_spaces import backbones, spaces
@@ -163,7 +164,7 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
     """The study storage, checked: reachable, and holding the study exactly when resuming."""
     url = config.storage_url
     if config.storage is None:
-        Path(config.run_dir).mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
+        writable_directory(config.run_dir)  # the default SQLite file lives there
     # two workers on one SQLite file wait for each other's writes instead of failing with "database is locked"
     engine = {"connect_args": {"timeout": 120}} if url.startswith("sqlite") else {}
     try:
@@ -366,6 +367,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
 
     data = load(config.data)  # a missing or corrupt dataset fails before anything is written,
     check_storage(config)  # so does a bad storage URL,
+    writable_directory(config.run_dir)  # a run directory that cannot be written,
     started = _start_ray(config)  # and an unreachable cluster
     try:
         study = open_study(config)
@@ -375,7 +377,6 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
             seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
             for params in enqueue:
                 study.enqueue_trial(dict(params))
-        Path(config.run_dir).mkdir(parents=True, exist_ok=True)
         (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
             {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
              "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))

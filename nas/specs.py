@@ -34,6 +34,15 @@ def load_spec(ref: str, resolution: int | None = None) -> NetSpec:
     return spec if resolution is None else dataclasses.replace(spec, resolution=resolution)
 
 
+def save_spec(spec: NetSpec, path: str | Path) -> Path:
+    """Write `spec` as JSON to `path` (its directory created); OutputError when it cannot be written."""
+    from nas.files import writable_file
+
+    path = writable_file(path)
+    path.write_text(spec.to_json() + "\n")
+    return path
+
+
 def cost_summary(spec: NetSpec) -> dict[str, Any]:
     """The figures `nas count` shows, as data."""
     cost = count(spec)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from nas.files import writable_directory
 from nas.search import Progress, SearchConfig, load_run, search
 from scaling.compound import CompoundScaling, feasible_grid, scale
 from scaling.spaces import CoefficientSpace, PhiSpace, triple
@@ -110,8 +111,7 @@ def _spread(grid: list[CompoundScaling], n: int) -> list[CompoundScaling]:
 
 def write_sweep(run_dir: str | Path, rows: list[SweepRow], title: str) -> list[Path]:
     """sweep.csv, sweep.json and (when any row is trained) sweep.png of accuracy against FLOPs."""
-    out = Path(run_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_directory(run_dir)
     with open(out / "sweep.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dataclasses.asdict(rows[0])))
         writer.writeheader()

@@ -55,6 +55,10 @@ def test_scale_cli_counts_without_training(capsys, tmp_path):
     assert "385.8M" in out and "859.9M" in out  # B0, and B0 at phi 1 (256 px)
     assert main(["scale", "resnet18", "--to", "1M", "--run-dir", str(tmp_path / "t")]) == 2
     assert "already over the budget" in capsys.readouterr().err
+    (tmp_path / "a_file").write_text("")
+    assert main(["scale", "resnet18", "--phi", "1", "--run-dir", str(tmp_path / "a_file")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nas scale: error: cannot create directory") and err.count("\n") == 1
 
 
 def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
