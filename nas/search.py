@@ -408,13 +408,19 @@ def load_run(run_dir: str | Path, storage: str | None = None) -> tuple[optuna.St
         info = json.loads(info_path.read_text())
     except json.JSONDecodeError:
         raise SearchError(f"{info_path} is corrupt (not JSON)") from None
+    if not isinstance(info, dict):
+        raise SearchError(f"{info_path} is corrupt (not a JSON object); a search writes it when it starts")
+    missing = sorted({"study_name", "budget", "objective"} - set(info))
+    if missing:
+        raise SearchError(f"{info_path} is corrupt (missing {', '.join(missing)}); a search writes it when it starts")
     url = storage or info.get("storage")
     if not url:
         raise SearchError(f"the run in {run_dir} recorded its study in a server database; pass --storage URL")
     try:
         study = optuna.load_study(study_name=info["study_name"], storage=url)
     except Exception as err:
-        raise SearchError(f"cannot load study {info.get('study_name')!r} from {mask_url(url)}: {str(err)[:160]}") from None
+        message = str(err).splitlines()[0][:160] if str(err) else type(err).__name__  # drivers add SQL lines
+        raise SearchError(f"cannot load study {info.get('study_name')!r} from {mask_url(url)}: {message}") from None
     return study, info
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nas.files import writable_directory
-from nas.search import Progress, SearchConfig, load_run, search
+from nas.search import Progress, SearchConfig, SearchError, load_run, search
 from scaling.compound import CompoundScaling, feasible_grid, scale
 from scaling.spaces import CoefficientSpace, PhiSpace, triple
 from search_spaces.network import count
@@ -68,6 +68,8 @@ def _training_config(config: SearchConfig, trials: int) -> SearchConfig:
 def phi_sweep(base: NetSpec, phis: list[float], scaling: CompoundScaling = CompoundScaling(), train: bool = False,
               config: SearchConfig | None = None, progress: Callable[[Progress], None] | None = None) -> list[SweepRow]:
     """The base network at each phi: counted, and proxy-trained when `train` (one trial per phi)."""
+    if not phis:
+        raise SearchError("a phi sweep needs at least one phi, e.g. --phi 0 1 2")
     rows = [_row(base, phi, scaling) for phi in phis]
     if train:
         config = _training_config(config or SearchConfig(), len(rows))
@@ -83,6 +85,8 @@ def search_coefficients(base: NetSpec, config: SearchConfig | None = None, trial
                         ) -> tuple[CompoundScaling, list[SweepRow]]:
     """Grid search of (alpha, beta, gamma) at phi = 1 under |alpha beta^2 gamma^2 - 2| <= tolerance: each
     candidate proxy-trained; returns the most accurate triple and every row."""
+    if trials is not None and trials < 1:
+        raise SearchError(f"trials must be at least 1, got {trials}")
     grid = feasible_grid(tolerance=tolerance)
     chosen = grid if trials is None or trials >= len(grid) else _spread(grid, trials)
     rows = [_row(base, 1.0, g) for g in chosen]
@@ -93,8 +97,6 @@ def search_coefficients(base: NetSpec, config: SearchConfig | None = None, trial
                                 status=found.get(r.coefficients, (None, "missing"))[1]) for r in rows]
     trained = [r for r in rows if r.accuracy is not None]
     if not trained:
-        from nas.search import SearchError
-
         raise SearchError("no coefficient candidate finished training; see the run's trials.csv")
     best = max(trained, key=lambda r: (r.accuracy, -r.macs))
     return next(g for g in chosen if triple(g) == best.coefficients), rows

@@ -1,6 +1,7 @@
 """`nas search` end to end on a tiny literal space and synthetic data, with the real Optuna and Ray."""
 import dataclasses
 import json
+import re
 
 import optuna
 import pytest
@@ -130,3 +131,23 @@ def test_a_run_directory_that_cannot_be_written_fails_before_ray_starts(tmp_path
     assert main(["search", "--space", "plain", "--epochs", "0", "--run-dir", str(tmp_path / "r")]) == 2
     assert "epochs must be a positive integer, got 0" in capsys.readouterr().err
     assert a_file.read_text() == "" and not (tmp_path / "r").exists()
+
+
+def test_report_on_a_broken_run_directory_is_one_line(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    cases = [(None, "is not a search run directory (no run.json)"),
+             ("{", "run.json is corrupt (not JSON)"),
+             ("[1]", "run.json is corrupt (not a JSON object)"),
+             ("{}", "run.json is corrupt (missing budget, objective, study_name)"),
+             (json.dumps({"storage": None, "study_name": "nas", "budget": 1, "objective": "flops"}),
+              "recorded its study in a server database; pass --storage URL"),
+             (json.dumps({"storage": f"sqlite:///{run / 'study.db'}", "study_name": "nas", "budget": 1,
+                          "objective": "flops"}), "cannot load study 'nas' from sqlite:///")]
+    (run / "study.db").write_text("not a database")
+    for text, message in cases:
+        if text is not None:
+            (run / "run.json").write_text(text)
+        with pytest.raises(SearchError, match=re.escape(message)) as caught:
+            report(run)
+        assert "\n" not in str(caught.value)  # the driver's SQL and help lines are dropped

@@ -6,7 +6,7 @@ import pytest
 
 from nas.data import DataSource
 from nas.evaluate import TrainConfig
-from nas.search import SearchConfig
+from nas.search import SearchConfig, SearchError
 from nas.sweeps import phi_sweep, search_coefficients, write_sweep
 from scaling.compound import CompoundScaling
 from search_spaces.cells.conv import ConvArgs
@@ -59,6 +59,10 @@ def test_scale_cli_counts_without_training(capsys, tmp_path):
     assert main(["scale", "resnet18", "--phi", "1", "--run-dir", str(tmp_path / "a_file")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("nas scale: error: cannot create directory") and err.count("\n") == 1
+    assert main(["scale", "resnet18", "--search-coefficients", "--trials", "0", "--run-dir", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err == "nas scale: error: trials must be at least 1, got 0\n"
+    with pytest.raises(SearchError, match="needs at least one phi"):
+        phi_sweep(BASE, [])
 
 
 def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
