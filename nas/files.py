@@ -1,6 +1,5 @@
-"""Where the toolkit writes: a directory is checked (created, writable) before any work that fills it, so
-a bad `--run-dir` or `--output` is one line at the start, never a traceback after the training it would
-have recorded."""
+"""Where the toolkit writes: a directory is checked before any work that fills it, so a bad `--run-dir` or
+`--output` is one line at the start, never a traceback after the training it would have recorded."""
 from __future__ import annotations
 
 import os
@@ -13,16 +12,31 @@ class OutputError(NasError):
     """A file or directory the user named cannot be written."""
 
 
-def writable_directory(path: str | Path) -> Path:
-    """`path`, created where missing and writable; OutputError when it cannot be (a file of that name, no
-    permission, a read-only disk)."""
+def check_directory(path: str | Path) -> Path:
+    """`path` if it is, or can be created as, a directory this process can write; OutputError otherwise.
+    Creates nothing: a search that fails a later check (an unreachable cluster) leaves no directory behind."""
     path = Path(path)
+    existing = path
+    while not existing.exists():  # the nearest existing folder on the way decides
+        existing = existing.parent
+    problem = ""
+    if not existing.is_dir():
+        problem = f"{existing} is a file"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        what = "cannot use directory" if existing == path else "cannot create directory"
+        raise OutputError(f"{what} {path}: {problem}; give a directory you can write to")
+    return path
+
+
+def writable_directory(path: str | Path) -> Path:
+    """`path` as a directory, created where missing (`check_directory` first); OutputError when it cannot be."""
+    path = check_directory(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OutputError(f"cannot create directory {path} ({err.strerror}); give a directory you can write to") from None
-    if not os.access(path, os.W_OK):
-        raise OutputError(f"directory {path} is not writable; give a directory you can write to")
+        raise OutputError(f"cannot create directory {path}: {err.strerror}; give a directory you can write to") from None
     return path
 
 

@@ -28,7 +28,7 @@ from optuna.trial import TrialState
 from nas.data import DataSource
 from nas.evaluate import TrainConfig
 from nas.evolution import AgingEvolution
-from nas.files import writable_directory
+from nas.files import check_directory, writable_directory
 from nas.records import (MACS, NAMED, PARAMS, STATUS, TrialRecord,
                          pareto_front, records, write_run)
 from search_spaces import backbones, spaces
@@ -367,7 +367,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
 
     data = load(config.data)  # a missing or corrupt dataset fails before anything is written,
     check_storage(config)  # so does a bad storage URL,
-    writable_directory(config.run_dir)  # a run directory that cannot be written,
+    check_directory(config.run_dir)  # a run directory that cannot be written,
     started = _start_ray(config)  # and an unreachable cluster
     try:
         study = open_study(config)

@@ -73,3 +73,26 @@ def test_cells_lists_every_cell(capsys):
 def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "nas", "count", EXAMPLE, "--json"], capture_output=True, text=True)
     assert done.returncode == 0 and json.loads(done.stdout)["params"] == 407_176
+
+
+def test_backbones_command_shows_reference_figures_exactly(capsys):
+    # references typed from ../shared/reference/backbones.md: torchvision resnet50 (v1.5) 25,557,032 params,
+    # 4,089,184,256 multiply-adds; torchvision mobilenet_v2 3,504,872 params, 0.3008 G multiply-adds (rounded)
+    code, out, _ = run(capsys, "backbones", "resnet50", "mobilenet_v2")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 4 and lines[0].split()[:3] == ["backbone", "res", "params"]
+    resnet = lines[1].split()
+    assert resnet[:4] == ["resnet50", "224", "25,557,032", "25,557,032"] and resnet[4] == "exact"
+    assert resnet[5:8] == ["4,089,184,256", "4,089,184,256", "exact"]
+    mobilenet = lines[2].split()
+    assert mobilenet[2:5] == ["3,504,872", "3,504,872", "exact"] and mobilenet[7] == "exact"
+    assert mobilenet[6].endswith("~")  # a rounded reference, matched within its rounding
+    assert "'~' marks a reference printed rounded" in lines[3]
+
+
+def test_backbones_json_has_no_mismatch():
+    done = subprocess.run([sys.executable, "-m", "nas", "backbones", "--json"], capture_output=True, text=True)
+    rows = json.loads(done.stdout)
+    assert done.returncode == 0 and len(rows) >= 55
+    assert not [r["name"] for r in rows if r["params_match"] is False or r["macs_match"] is False]
+    assert {r["name"]: r["params"] for r in rows}["efficientnet_b0"] == 5_288_548  # torchvision's count

@@ -8,7 +8,7 @@ import torch
 
 from nas.cli import main
 from nas.export import export, front_spec
-from nas.files import OutputError, writable_directory, writable_file
+from nas.files import OutputError, check_directory, writable_directory, writable_file
 from nas.records import DIGEST, MACS, PARAMS, SPEC, STATUS
 from search_spaces import backbones
 from search_spaces.network import count
@@ -76,10 +76,12 @@ def test_export_onnx(run, tmp_path):
 def test_outputs_that_cannot_be_written_are_one_line(run, tmp_path, capsys):
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    with pytest.raises(OutputError, match=r"cannot create directory .*a_file \(File exists\)"):
+    with pytest.raises(OutputError, match=r"cannot use directory .*a_file: .*a_file is a file; give a directory"):
         writable_directory(a_file)
-    with pytest.raises(OutputError, match=r"cannot create directory .*a_file"):
-        writable_file(a_file / "net.json")  # its folder would be a file
+    with pytest.raises(OutputError, match=r"cannot create directory .*a_file/deeper: .*a_file is a file"):
+        writable_file(a_file / "deeper" / "net.json")  # its folder would be under a file
+    assert check_directory(tmp_path / "new" / "run") == tmp_path / "new" / "run"
+    assert not (tmp_path / "new").exists()  # checked, not created
     with pytest.raises(OutputError, match="is a directory; give the path of a file"):
         writable_file(tmp_path)
     for argv in (["export", str(run), "--output", str(tmp_path)],

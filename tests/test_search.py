@@ -111,28 +111,6 @@ def test_bad_settings_are_one_line_errors(tmp_path, plain_space):
         search(config(tmp_path, resume=True))
 
 
-def test_a_run_directory_that_cannot_be_written_fails_before_ray_starts(tmp_path, plain_space, monkeypatch, capsys):
-    import nas.search
-    from nas.cli import main
-    from nas.files import OutputError
-
-    a_file = tmp_path / "a_file"
-    a_file.write_text("")
-    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started"))
-    with pytest.raises(OutputError, match=r"cannot create directory .*a_file \(File exists\); give a directory"):
-        search(config(tmp_path, run_dir=str(a_file)))
-    with pytest.raises(OutputError, match=r"cannot create directory .*a_file/run"):
-        search(config(tmp_path, run_dir=str(a_file / "run")))
-    assert main(["search", "--space", "plain", "--budget", "3M", "--data", "synthetic:3,16,4,64",
-                 "--run-dir", str(a_file)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("nas search: error: cannot create directory") and err.count("\n") == 1
-    # --epochs 0 is refused, not read as "the default"
-    assert main(["search", "--space", "plain", "--epochs", "0", "--run-dir", str(tmp_path / "r")]) == 2
-    assert "epochs must be a positive integer, got 0" in capsys.readouterr().err
-    assert a_file.read_text() == "" and not (tmp_path / "r").exists()
-
-
 def test_report_on_a_broken_run_directory_is_one_line(tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -58,7 +58,7 @@ def test_scale_cli_counts_without_training(capsys, tmp_path):
     (tmp_path / "a_file").write_text("")
     assert main(["scale", "resnet18", "--phi", "1", "--run-dir", str(tmp_path / "a_file")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("nas scale: error: cannot create directory") and err.count("\n") == 1
+    assert err.startswith("nas scale: error: cannot use directory") and err.count("\n") == 1
     assert main(["scale", "resnet18", "--search-coefficients", "--trials", "0", "--run-dir", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err == "nas scale: error: trials must be at least 1, got 0\n"
     with pytest.raises(SearchError, match="needs at least one phi"):

@@ -51,6 +51,26 @@ def test_unknown_names_list_the_known_ones(tmp_path, capsys, argv, pattern):
     assert not run.exists()
 
 
+def test_a_run_directory_that_cannot_be_written(tmp_path, capsys, monkeypatch):
+    import nas.search
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started before the run dir was checked"))
+    for run in (a_file, a_file / "run"):  # a file where the directory, or its parent, would be
+        one_line_error(capsys, [*SEARCH, "--run-dir", str(run)],
+                       rf"^nas search: error: cannot (create|use) directory {re.escape(str(run))}: .*a_file is a file; "
+                       "give a directory you can write to$")
+    assert a_file.read_text() == ""
+
+
+def test_zero_epochs_is_refused_not_read_as_the_default(tmp_path, capsys):
+    run = tmp_path / "run"
+    one_line_error(capsys, [*SEARCH, "--epochs", "0", "--run-dir", str(run)],
+                   r"^nas search: error: train config epochs must be a positive integer, got 0$")
+    assert not run.exists()
+
+
 def test_unknown_backbone(capsys):
     one_line_error(capsys, ["backbones", "resnet5O"], r"unknown backbone 'resnet5O'; known: alexnet, .*resnet50, ")
     one_line_error(capsys, ["count", "resnet5O"], r"'resnet5O' is neither a spec JSON file nor a backbone name "
