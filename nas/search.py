@@ -377,6 +377,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
             seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
             for params in enqueue:
                 study.enqueue_trial(dict(params))
+        writable_directory(config.run_dir)  # checked above; created now that the study is open
         (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
             {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
              "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
