@@ -3,13 +3,17 @@
 With alpha * beta^2 * gamma^2 close to 2, each step of phi roughly doubles the multiply-adds. Every scaled
 network goes through the one spec transform of the toolkit, `search_spaces.scale.multiply` (channels
 made divisible by 8 and never below 90 % of the target, repeats rounded up), and the resolution through
-the same `make_divisible` rule, so a scaled network is still a point of its base's space.
+the same `make_divisible` rule. A network that refuses that side (BN-Inception, whose stride-2 branches
+disagree on odd maps, takes multiples of 32) gets the multiple of 8 nearest the exact side that it accepts.
+A scaled network is a point of its base's search space only where the space's ranges reach its widths,
+depths and side (EfficientNet-B1..B7 are points of `mobile`); the spaces scale by their own multipliers,
+which `multiply` applies in the same way.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search_spaces.errors import NasError
+from search_spaces.errors import NasError, SpecError
 from search_spaces.network import count
 from search_spaces.scale import make_divisible, multiply
 from search_spaces.spec import NetSpec
@@ -56,6 +60,7 @@ def scale(spec: NetSpec, phi: float | None = None, scaling: CompoundScaling = Co
     input side in pixels (EfficientNet's published triples: width 1.1, depth 1.2, resolution 260 is B2)."""
     if phi is not None and any(v is not None for v in (width, depth, resolution)):
         raise ScalingError("give either phi or explicit width/depth/resolution, not both")
+    factor = None
     if phi is not None:
         depth, width, factor = scaling.coefficients(phi)
         resolution = scale_resolution(spec.resolution, factor)
@@ -63,7 +68,25 @@ def scale(spec: NetSpec, phi: float | None = None, scaling: CompoundScaling = Co
     for name, value in (("width", width), ("depth", depth)):
         if not 0.05 <= value <= 64:
             raise ScalingError(f"{name} multiplier must be in [0.05, 64], got {value}")
-    return multiply(spec, width=width, depth=depth, resolution=resolution)
+    try:
+        return multiply(spec, width=width, depth=depth, resolution=resolution)
+    except SpecError:
+        if factor is None or factor == 1.0:
+            raise  # an explicit side is the caller's, and phi 0 is the base network itself
+        return _nearest_side(spec, width, depth, spec.resolution * factor, resolution)
+
+
+def _nearest_side(spec: NetSpec, width: float, depth: float, exact: float, refused: int) -> NetSpec:
+    """`multiply` at the multiple of 8 nearest `exact` (within 64 px) that the network accepts; the error of
+    the `refused` side when none does (the trouble is then not the side: e.g. a width that breaks groups)."""
+    sides = sorted(range(max(8, refused - 64), refused + 65, 8), key=lambda side: (abs(side - exact), side))
+    for side in sides:
+        if side != refused:
+            try:
+                return multiply(spec, width=width, depth=depth, resolution=side)
+            except SpecError:
+                continue
+    return multiply(spec, width=width, depth=depth, resolution=refused)  # raises its own error
 
 
 def largest_phi(spec: NetSpec, budget: int, scaling: CompoundScaling = CompoundScaling(), step: float = 0.05,

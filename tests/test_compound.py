@@ -6,6 +6,7 @@ import pytest
 from scaling.compound import CompoundScaling, ScalingError, feasible_grid, largest_phi, scale, scale_resolution
 from scaling.spaces import CoefficientSpace, PhiSpace
 from search_spaces import backbones
+from search_spaces.errors import SpecError
 from search_spaces.network import count
 from search_spaces.scale import make_divisible
 
@@ -62,6 +63,20 @@ def test_flops_grow_by_about_alpha_beta2_gamma2_per_phi(name):
     assert macs == sorted(macs)
     growth = (macs[3] / macs[0]) ** (1 / 3)  # geometric mean per step
     assert abs(growth / CompoundScaling().flops_factor - 1) < 0.15  # rounding of depth and channels only
+
+
+def test_a_side_the_network_refuses_moves_to_the_nearest_one_it_accepts():
+    # BN-Inception's stride-2 branches (3x3/2 conv, padding 1, and 3x3/2 max pool) disagree on odd maps, so
+    # it takes multiples of 32 only. phi -2: 224 / 1.15^2 = 169.4 rounds to 168 (refused); of the multiples
+    # of 8 nearest 169.4 (168, 176, 160) it accepts 160. phi 3: 340.7 rounds to 344; 352 is the nearest it takes.
+    base = backbones.get("inception_v2")
+    assert [scale(base, phi).resolution for phi in (-2, -1, 1, 3)] == [160, 192, 256, 352]
+    with pytest.raises(SpecError, match="bn_inception branches give different sizes 10x10, 11x11"):
+        scale(base, width=1.0, depth=1.0, resolution=168)  # an explicit side is never moved
+    # a refusal that no side cures keeps its own error: ShuffleNet v1's groups against a scaled stem width
+    with pytest.raises(SpecError, match="groups=3 must divide in_channels=320"):
+        scale(backbones.get("shufflenet_v1_g3"), 3)
+    assert scale(backbones.get("efficientnet_b0"), 3).resolution == make_divisible(224 * 1.15**3)  # 344: unmoved
 
 
 def test_largest_phi_within_budget():
