@@ -11,6 +11,9 @@ from typing import Any, Iterable
 
 import optuna
 
+from search_spaces.network import stage_shapes
+from search_spaces.spec import from_json
+
 # trial user attributes written by the search (the study is the record; these are its keys)
 SPEC, DIGEST, MACS, PARAMS, STATUS, FAILURE, DUPLICATE_OF, NAMED = (
     "spec", "digest", "macs", "params", "status", "failure", "duplicate_of", "named")
@@ -77,17 +80,18 @@ def hypervolume(front: list[TrialRecord], budget: int, key: str = "macs") -> flo
 
 
 def describe(spec_json: str | None) -> str:
-    """A one-line description of a spec: resolution, stages as depth x width, head."""
+    """A one-line description of a spec: its resolution, then each stage as blocks x output width (the
+    width from the cost walk, so inception modules and dense blocks have one too) and its cells where they
+    are not all mbconv."""
     if not spec_json:
         return ""
-    data = json.loads(spec_json)
+    spec = from_json(spec_json)
     stages = []
-    for stage in data["stages"]:
-        depth = sum(b.get("repeats", 1) for b in stage)
-        width = next((b["args"].get("out_channels") for b in reversed(stage) if "out_channels" in b["args"]), None)
-        cells = sorted({b["cell"] for b in stage})
-        stages.append(f"{depth}x{width or '?'}" + ("" if cells == ["mbconv"] else f" {'/'.join(cells)}"))
-    return f"{data['resolution']}px " + " ".join(stages)
+    for stage, shape in zip(spec.stages, stage_shapes(spec)):
+        depth = sum(b.repeats for b in stage.blocks)
+        cells = sorted({b.cell for b in stage.blocks})
+        stages.append(f"{depth}x{shape.c}" + ("" if cells == ["mbconv"] else f" {'/'.join(cells)}"))
+    return f"{spec.resolution}px " + " ".join(stages)
 
 
 def write_run(run_dir: Path, study: optuna.Study, budget: int, key: str = "macs",

@@ -66,3 +66,17 @@ def test_proxy_side_follows_the_candidate_resolution():
     assert proxy_side(32, 256, 224) == 37  # 32 * 256 / 224 = 36.6
     assert proxy_side(32, 600, 224) == 86  # EfficientNet-B7's 600 px
     assert proxy_side(28, 32, 224) == 8  # never below 8 px
+
+
+def test_describe_gives_every_stage_its_blocks_and_output_width():
+    from nas.records import describe
+    from search_spaces import backbones
+
+    # paper tables: MobileNetV2 rows (n, c) = (1, 16) (2, 24) (3, 32) (4, 64) (3, 96) (3, 160) (1, 320);
+    # GoogLeNet's inception 3b, 4e and 5b output 480, 832 and 1024 channels; DenseNet-121's dense blocks
+    # end on 64 + 6*32 = 256, 128 + 12*32 = 512, 256 + 24*32 = 1024 and 512 + 16*32 = 1024 channels
+    assert describe(backbones.get("mobilenet_v2").to_json()) == "224px 1x16 2x24 3x32 4x64 3x96 3x160 1x320"
+    assert describe(backbones.get("googlenet").to_json()).split()[3::2] == ["3x480", "6x832", "3x1024"]
+    assert [part for part in describe(backbones.get("densenet121").to_json()).split() if "x" in part][1:] == [
+        "1x256", "2x512", "2x1024", "3x1024"]
+    assert describe(None) == ""
