@@ -145,6 +145,13 @@ class StudySearcher(Searcher):
         callback stay out: the storage URL may hold a password, and a search resumes from the study."""
         return {k: v for k, v in self.__dict__.items() if k not in ("study", "config", "progress")}
 
+    def save(self, checkpoint_path: str) -> None:
+        """Nothing to save: the study is the record and `--resume` continues from it. (Without this, Ray
+        Tune prints "save not implemented for Searcher" in every search.)"""
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Nothing to restore: see `save`."""
+
     def trained(self) -> int:
         """Training runs spent in the study (this run's, earlier runs' and other workers'): trained trials
         and trials whose training failed. A failure counts, or a network that always fails (say, it diverges)

@@ -96,6 +96,19 @@ def test_a_network_that_fails_is_trained_once_and_the_search_ends(tmp_path, ray_
     assert sum(t.user_attrs["status"] == "duplicate" for t in trials) <= 40
 
 
+def test_the_searcher_has_nothing_to_checkpoint(tmp_path, plain_space):
+    # Ray Tune checkpoints its searcher as a search runs; Searcher.save raises NotImplementedError, which Ray
+    # Tune printed as "save not implemented for Searcher. Skipping save." in every search
+    from nas.runner import StudySearcher
+
+    searcher = StudySearcher(optuna.create_study(directions=["maximize", "minimize"]), config(tmp_path),
+                             spaces.get("plain"))
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    searcher.save_to_dir(str(tmp_path))
+    searcher.restore(str(tmp_path / "searcher.pkl"))
+    assert list(tmp_path.iterdir()) == []  # the study is the record; nothing else is written
+
+
 def test_budget_below_the_smallest_network(tmp_path, plain_space):
     with pytest.raises(BudgetError, match="below the smallest network of space 'plain'"):
         search(config(tmp_path, budget=1000))
