@@ -89,12 +89,22 @@ class Metrics:
 
 
 def adapt(spec: NetSpec, data: Data) -> NetSpec:
-    """The spec built for the dataset: its resolution, channels and classes (SpecError if it cannot be)."""
+    """The spec built for the dataset: its channels and classes, at the data's side, or at the smallest
+    larger side it accepts (up to its own resolution) when its feature map would vanish at the data's
+    (AlexNet on 28 px digits); SpecError when none fits. Train it on `data.resized(adapted.resolution)`."""
+    def at(side: int) -> NetSpec:
+        return dataclasses.replace(spec, resolution=side, in_channels=data.channels, num_classes=data.num_classes)
+
     try:
-        return dataclasses.replace(spec, resolution=data.resolution, in_channels=data.channels,
-                                   num_classes=data.num_classes)
+        return at(data.resolution)
     except SpecError as err:
-        raise SpecError(f"the network does not fit {data.name} at {data.resolution}x{data.resolution}: {err}") from None
+        refused = err
+    for side in range(data.resolution + 1, spec.resolution + 1):
+        try:
+            return at(side)
+        except SpecError:
+            continue
+    raise SpecError(f"the network does not fit {data.name} at {data.resolution}x{data.resolution}: {refused}") from None
 
 
 def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
@@ -116,6 +126,8 @@ def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | Da
         proxy = adapt(spec, data)
     except SpecError as err:
         return dataclasses.replace(base, failure=str(err))
+    data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
+    base = dataclasses.replace(base, proxy_resolution=data.resolution)
     torch.manual_seed(config.seed)
     model = build(proxy).to(device)
     if device.type == "cuda":

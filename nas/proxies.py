@@ -108,11 +108,13 @@ def score(spec: NetSpec, data: Data, names: tuple[str, ...] = tuple(PROXIES), ba
     unknown = [n for n in names if n not in PROXIES]
     if unknown:
         raise NasError(f"unknown zero-cost score(s) {unknown}; known: {', '.join(PROXIES)}")
+    proxy = adapt(spec, data)
+    data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
     gen = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(data.train_y), generator=gen)[:batch_size].to(data.train_y.device)
     x, y = normalize(data.train_x[idx], data), data.train_y[idx]
     torch.manual_seed(seed)
-    model = build(adapt(spec, data)).to(x.device)
+    model = build(proxy).to(x.device)
     scores = {}
     for name in names:
         torch.manual_seed(seed)  # dropout draws, the same for every score

@@ -74,7 +74,8 @@ class SearchConfig:
     max_proposals: int = 2000  # stop after this many proposals that train nothing (over budget, invalid, duplicate)
     # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
     # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy;
-    # None trains every candidate at the data's own side.
+    # None trains every candidate at the data's own side. A network whose feature map would vanish at that
+    # side (AlexNet) trains at the smallest larger side it accepts (`evaluate.adapt`).
     reference_resolution: int | None = 224
     train: TrainConfig = PROXY
     data: DataSource = field(default_factory=DataSource)

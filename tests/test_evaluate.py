@@ -7,8 +7,10 @@ import pytest
 from nas.cli import main
 from nas.data import DataSource, load
 from nas.evaluate import ConfigError, Metrics, TrainConfig, adapt, evaluate
+from nas.proxies import score
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.errors import SpecError
+from search_spaces.spec import Block
 from search_spaces.network import count
 from tests.test_train import tiny_spec
 
@@ -31,13 +33,23 @@ def test_metrics_report_the_deployed_cost_and_the_proxy_accuracy(digits):
     assert metrics.latency_ms is None
 
 
-def test_a_spec_that_does_not_fit_the_data_fails_with_a_reason(digits):
+def test_a_network_whose_map_would_vanish_trains_at_the_smallest_side_it_accepts(digits):
+    # four unpadded 3x3/2 convs: side n gives (n - 3) // 2 + 1; 31 -> 15 -> 7 -> 3 -> 1, and 30 -> 14 -> 6 -> 2 -> 0
     rows = tuple(dataclasses.replace(b, args=ConvArgs(8, 3, 2, padding=0)) for b in tiny_spec().stem * 4)
-    spec = dataclasses.replace(tiny_spec(), stem=rows)  # fine at 224, vanishes at 16
+    spec = dataclasses.replace(tiny_spec(), stem=rows)  # fine at 224, vanishes at the digits' 16
+    assert adapt(spec, digits).resolution == 31
+    metrics = evaluate(spec, FAST, digits)
+    assert metrics.failure is None and metrics.accuracy is not None and metrics.proxy_resolution == 31
+    assert metrics.macs == count(spec).macs  # the deployed network's cost, whatever side it trained at
+    assert set(score(spec, digits, ("naswot",))) == {"naswot"}  # zero-cost scores take the same side
+
+
+def test_a_spec_that_fits_at_no_side_fails_with_a_reason(digits):
+    stem = (Block("conv", ConvArgs(9, 3, 1, groups=3)),)  # three input channels in three groups; digits have one
+    spec = dataclasses.replace(tiny_spec(), stem=stem)
     metrics = evaluate(spec, FAST, digits)
     assert metrics.accuracy is None and metrics.epochs_run == 0
-    assert metrics.failure.startswith("the network does not fit digits at 16x16") and "vanishes" in metrics.failure
-    assert metrics.macs == count(spec).macs
+    assert metrics.failure.startswith("the network does not fit digits at 16x16: ") and "groups" in metrics.failure
     with pytest.raises(SpecError, match="does not fit"):
         adapt(spec, digits)
 
