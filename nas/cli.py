@@ -315,7 +315,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-concurrent", type=int, default=2)
     p.add_argument("--resume", action="store_true",
                    help="continue the study (after Ctrl-C, SIGTERM or a crash), or join it as another worker")
-    p.add_argument("--no-seed-backbones", action="store_true", help="do not start from the named backbones")
+    p.add_argument("--no-seed-backbones", action="store_true",
+                   help="do not start from the named backbones (default: those that fit, at most half the runs)")
     p.set_defaults(run=_search)
 
     p = sub.add_parser("report", help="print and redraw a search's results")

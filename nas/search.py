@@ -70,7 +70,7 @@ class SearchConfig:
     population: int = 6  # evolution: the aging population of most recent trained trials
     sample_size: int = 3  # evolution: tournament size
     resume: bool = False  # continue the study in run_dir (or storage) instead of starting one
-    seed_backbones: bool = True  # first train the space's named backbones that fit the budget
+    seed_backbones: bool = True  # first train named backbones that fit the budget (at most half the training runs)
     max_proposals: int = 2000  # stop after this many proposals that train nothing (over budget, invalid, duplicate)
     # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
     # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy;
@@ -231,14 +231,18 @@ def requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial | optuna.trial.
     return 1
 
 
-def seed_backbones(study: optuna.Study, space: Space, budget: int) -> list[str]:
-    """Queue the space's named backbones that fit the budget, so the search starts from the fixed points."""
+def seed_backbones(study: optuna.Study, space: Space, budget: int, limit: int) -> list[str]:
+    """Queue the space's named backbones that fit the budget, in the space's order, so the search starts
+    from the fixed points: at most `limit` of them (a search queues half its training runs, so the rest
+    still search), then chosen evenly from the cheapest to the costliest."""
+    fitting = sorted((count(backbones.get(name)).macs, i, name) for i, name in enumerate(space.fixed_points)
+                     if count(backbones.get(name)).macs <= budget)
+    if len(fitting) > limit:
+        fitting = [fitting[round(k * (len(fitting) - 1) / max(limit - 1, 1))] for k in range(limit)]
     seeded = []
-    for name in space.fixed_points:
-        spec = backbones.get(name)
-        if count(spec).macs <= budget:
-            study.enqueue_trial(space.encode(spec), user_attrs={NAMED: name})
-            seeded.append(name)
+    for _, _, name in sorted(fitting, key=lambda row: row[1]):
+        study.enqueue_trial(space.encode(backbones.get(name)), user_attrs={NAMED: name})
+        seeded.append(name)
     return seeded
 
 
@@ -375,7 +379,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
         requeued = requeue_interrupted(study) if config.resume else 0
         seeded = []
         if not config.resume:
-            seeded = seed_backbones(study, space, config.budget) if config.seed_backbones else []
+            seeded = seed_backbones(study, space, config.budget, config.trials // 2) if config.seed_backbones else []
             for params in enqueue:
                 study.enqueue_trial(dict(params))
         writable_directory(config.run_dir)  # checked above; created now that the study is open

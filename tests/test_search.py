@@ -109,6 +109,23 @@ def test_the_searcher_has_nothing_to_checkpoint(tmp_path, plain_space):
     assert list(tmp_path.iterdir()) == []  # the study is the record; nothing else is written
 
 
+def test_seeding_queues_the_backbones_that_fit_and_leaves_half_the_runs_to_search():
+    from nas.search import seed_backbones
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # multiply-adds from ../shared/reference/backbones.md: mobilenet_v3_large 0.2166 G, mobilenet_v3_small
+    # 0.0565 G; mobilenet_v2 0.3008 G, mnasnet_a1 and the rest of the mobile space over 300 M
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    assert seed_backbones(study, spaces.get("mobile"), 300_000_000, 6) == ["mobilenet_v3_large", "mobilenet_v3_small"]
+    assert [t.user_attrs["named"] for t in study.get_trials()] == ["mobilenet_v3_large", "mobilenet_v3_small"]
+    # 14 resnet backbones fit 8 G; two runs of four may be seeded: the cheapest, regnetx_600mf (0.6009 G; regnety
+    # 0.6012 G), and the costliest, resnet101 (7.8014 G; resnet152 and res2net101 are over 8 G), in the space's order
+    resnet = spaces.get("resnet")
+    assert seed_backbones(optuna.create_study(directions=["maximize", "minimize"]), resnet, 8 * 10**9, 2) == [
+        "resnet101", "regnetx_600mf"]
+    assert seed_backbones(optuna.create_study(directions=["maximize", "minimize"]), resnet, 8 * 10**9, 0) == []
+
+
 def test_budget_below_the_smallest_network(tmp_path, plain_space):
     with pytest.raises(BudgetError, match="below the smallest network of space 'plain'"):
         search(config(tmp_path, budget=1000))
