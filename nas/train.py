@@ -86,15 +86,21 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device) -> float:
-    """Top-1 accuracy on the test split (eval mode, no gradients, bf16 on CUDA)."""
+def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device) -> tuple[float, bool]:
+    """Top-1 accuracy on the test split (eval mode, no gradients, bf16 on CUDA), and whether the network
+    gave every test image the same output: a dead network, whose accuracy is one class's share."""
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
+    low = high = None
     with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
         for start in range(0, len(data.test_y), batch_size):
             x = _prepare(data.test_x[start:start + batch_size], data, device)
-            correct += (model(x).argmax(1) == data.test_y[start:start + batch_size]).sum()
-    return correct.item() / max(1, len(data.test_y))
+            out = model(x)
+            correct += (out.argmax(1) == data.test_y[start:start + batch_size]).sum()
+            low = out.amin(0) if low is None else torch.minimum(low, out.amin(0))
+            high = out.amax(0) if high is None else torch.maximum(high, out.amax(0))
+    constant = low is not None and bool(torch.equal(low, high))
+    return correct.item() / max(1, len(data.test_y)), constant
 
 
 def _prepare(x: Tensor, data: Data, device: torch.device) -> Tensor:
@@ -142,9 +148,13 @@ def fit(model: nn.Module, data: Data, config: "TrainConfig", report: Report | No
         images = (epoch - 1) * steps * batch  # images of the completed epochs before this one
         if failure:
             return TrainResult(None, epoch, seconds, images / seconds, tuple(history), failure)
-        test = evaluate_accuracy(model, data, config.eval_batch_size, device)
+        test, constant = evaluate_accuracy(model, data, config.eval_batch_size, device)
         history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), test,
                                    elapsed, steps * batch / elapsed))
+        if constant:  # e.g. every ReLU before the output died: no gradient reaches it again
+            return TrainResult(None, epoch, seconds, (images + steps * batch) / seconds, tuple(history),
+                               f"the network gives every test image the same output after epoch {epoch} "
+                               f"(its units died: test accuracy {test:.1%} is one class's share)")
         if report is not None and report(history[-1]) and epoch < config.epochs:
             return TrainResult(test, epoch, seconds, (images + steps * batch) / seconds, tuple(history), None, True)
     return TrainResult(history[-1].test_accuracy, config.epochs, seconds, config.epochs * steps * batch / seconds,

@@ -85,3 +85,21 @@ def test_diverging_loss_is_a_failure_reason_not_an_exception(digits):
     result = fit(_model(digits), digits, config)
     assert result.accuracy is None and result.epochs_run == 1
     assert result.failure.startswith(("loss became nan", "loss became inf", "loss diverged"))
+
+
+def test_a_network_whose_output_died_is_a_failure_not_a_result(digits):
+    # SqueezeNet's head: a 1x1 conv to the classes, then ReLU, then the pool. With every pre-activation
+    # negative the ReLU outputs zeros for every image, no gradient passes it, and the accuracy would be one
+    # class's share of the test split.
+    from search_spaces.cells.head import ConvClassifierArgs
+
+    spec = NetSpec(stem=tiny_spec().stem, stages=tiny_spec().stages,
+                   head=(Block("conv_classifier", ConvClassifierArgs(dropout=0.0)),), resolution=224)
+    torch.manual_seed(0)
+    model = build(adapt(spec, digits))
+    torch.nn.init.constant_(model.head.b1.conv.bias, -100.0)
+    result = fit(model, digits, FAST)
+    assert result.accuracy is None and result.epochs_run == 1 and len(result.history) == 1
+    assert result.failure.startswith("the network gives every test image the same output after epoch 1")
+    # a network that learns is never flagged
+    assert fit(_model(digits), digits, FAST).failure is None
