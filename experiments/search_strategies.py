@@ -85,7 +85,7 @@ def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
         r = p.last
         acc = "-" if r.accuracy is None else f"{r.accuracy:.3f}"
         log(f"{strategy} seed {seed}: trial {r.number} {r.status} acc {acc} macs {r.macs or 0:,}; "
-            f"trained {p.trained}/{p.total}, best {p.best_accuracy}")
+            f"training runs {p.training_runs}/{p.total}, best {p.best_accuracy}")
 
     start = time.perf_counter()
     # a SearchConfig, not search(space="mobile", ...): that keyword binds to search's Space-object parameter
