@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 CONFIG: dict[str, Any] = {
     "space": "mobile",
     "budget": 300_000_000,  # multiply-adds of the deployed network (224 px ImageNet shape)
-    "trials": 10,  # trained candidates per run (over-budget and duplicate proposals do not count)
+    "trials": 10,  # training runs per search: trained or failed (over-budget and duplicate proposals do not count)
     "strategies": ("evolution", "random"),  # evolution is SearchConfig's default
     "seeds": (0, 1, 2),  # search seed, and the training seed of the retraining runs
     "baseline": "mobilenet_v2",  # 300,774,272 multiply-adds: just over the budget, so never a search trial
@@ -65,11 +65,21 @@ NOTES = (
      "the previous recipe (batch 64, peak lr 0.2) left about a third of the trained candidates near chance and "
      "mobilenet_v2 at 0.39 +- 0.16, because too many MobileNets diverged or stalled at that rate; this run "
      "supersedes it."),
+    ("Since 63f9d68 a trial whose network gives every test image the same output (its units died) is recorded "
+     "failed, where the previous run of this script counted such trials as trained near chance; this run has 4 over its six searches. "
+     "Failures count as training runs, so evolution seeds 0 and 1 ended before 6 trained networks filled their "
+     "population: they proposed only their random warm-up, the same networks as random search at that seed."),
     ("The best network found (290.1M multiply-adds, 0.46M parameters) is more accurate under this proxy than "
      "mobilenet_v2 (300.8M, 3.5M parameters) at every training seed; the proxy is 2 epochs on a 5,000-image "
      "MNIST subset, so this says the search finds networks that learn this task fast, not that they beat "
      "mobilenet_v2 on ImageNet."),
 )
+
+
+def _load(hardware: dict[str, Any]) -> str:
+    """The machine's load when the run started, as the wall times depend on it."""
+    load = hardware.get("load_average_at_start")
+    return "load not recorded" if load is None else f"load average {load} when the run started"
 
 
 def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
@@ -176,7 +186,8 @@ def main() -> None:
     for run in runs:  # the spec JSON of every trial stays in its run directory; the two best keep theirs here
         for trial in run["trials"]:
             trial.pop("spec", None)
-    results = {"config": CONFIG, "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
+    results = {"config": CONFIG, "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+                                              "load_average_at_start": round(os.getloadavg()[0], 1)},
                "versions": versions(), "command": command(args.trials),
                "total_wall_seconds": round(time.perf_counter() - started, 1),
                "runs": runs, "best_found": best, "best_proposed": discovered, "retrained": retrained}
@@ -309,7 +320,7 @@ def render(results: dict[str, Any]) -> str:
         "# Search strategies: aging evolution against random search, and the best network against mobilenet_v2",
         "",
         (f"**Claim tested (issue \"nas search\"):** over {len(seeds)} seeds at an equal trial budget "
-        f"({config['trials']} trained candidates per run) on the default data, the default strategy "
+        f"({config['trials']} training runs per search, failed trainings included) on the default data, the default strategy "
         f"({strategies[0]}) against {strategies[1]} search, by hypervolume and best accuracy under the budget of "
         f"{config['budget']:,} multiply-adds; and the best network found against {config['baseline']} trained with "
         "the same proxy recipe."),
@@ -319,14 +330,14 @@ def render(results: dict[str, Any]) -> str:
         "```", results["command"], "```",
         "",
         (f"Hardware: {results['hardware']['cpu']}, {results['hardware']['cores']} cores ({results['hardware']['platform']}), "
-        f"shared with other jobs (load average 9 to 13 during the first runs). Versions: {results['versions']}. "
+        f"{_load(results['hardware'])}. Versions: {results['versions']}. "
         f"Wall time: the {len(runs)} search runs {sum(r['wall_seconds'] for r in runs) / 60:.1f} min in all, the "
         f"retraining runs {sum(r['train_seconds'] for n in results['retrained'] for r in n['runs']) / 60:.1f} min of "
         "training. Raw results: experiments/search_strategies.json."),
         "",
         ("Settings (every search setting not listed is `SearchConfig`'s default: ASHA on per-epoch accuracy, 2 "
         "concurrent trials of 1 CPU each, evolution population 6 and tournament 3, the named backbones that fit "
-        "the budget queued first):"),
+        "the budget queued first, at most half the runs):"),
         "",
         "```", *(f"{key}: {json.dumps(value)}" for key, value in config.items()), "```",
         "",
