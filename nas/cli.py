@@ -168,7 +168,10 @@ def _print_result(result) -> None:
     s = result.summary
     hv = "-" if s.get("hypervolume") is None else f"{s['hypervolume']:.4f}"
     print(f"{s['trials']} trials {s['by_status']}; Pareto front of {s['pareto_size']}, hypervolume {hv}")
-    _front_table(result.front)
+    if result.front:
+        _front_table(result.front)
+    else:
+        print("no network trained: the reason of each failed trial is in trials.csv (column failure)")
     print(f"{FLOPS_NOTE}.")
     print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png, summary.json")
 

@@ -1,5 +1,5 @@
-"""`nas export` and the output paths users name: a run's front written as spec JSON, TorchScript and ONNX;
-a path that cannot be written is one line before anything is built or trained."""
+"""`nas export` and `nas report` of a run on disk, and the output paths users name: a front written as spec
+JSON, TorchScript and ONNX; a path that cannot be written is one line before anything is built or trained."""
 import json
 
 import optuna
@@ -91,3 +91,15 @@ def test_outputs_that_cannot_be_written_are_one_line(run, tmp_path, capsys):
         out, err = capsys.readouterr()
         assert err.count("\n") == 1 and "Traceback" not in err and err.startswith(f"nas {argv[0]}: error: ")
     assert a_file.read_text() == ""  # nothing overwritten
+
+
+def test_report_of_a_run_where_nothing_trained_says_where_the_reasons_are(tmp_path, capsys):
+    run = make_run(tmp_path / "run", [])
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'study.db'}")
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={
+        STATUS: "failed", "failure": "loss became nan at epoch 1 step 10"}))
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("1 trials {'failed': 1}; Pareto front of 0")
+    assert out[1] == "no network trained: the reason of each failed trial is in trials.csv (column failure)"
+    assert "loss became nan at epoch 1 step 10" in (run / "trials.csv").read_text()
