@@ -142,6 +142,11 @@ def _scrub(text: str, url: str) -> str:
     return text.replace(str(password), "***") if password else text
 
 
+def _first_line(err: Exception) -> str:
+    """An error's first line, shortened: database drivers append their SQL and help links."""
+    return str(err).splitlines()[0][:160] if str(err) else ""
+
+
 def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     if config.strategy == "evolution":
         return AgingEvolution(config.population, config.sample_size, seed=config.seed)
@@ -179,9 +184,8 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
                 time.sleep(1.0)
         names = [s.study_name for s in storage.get_all_studies()]
     except Exception as err:
-        message = str(err).splitlines()[0][:160] if str(err) else ""
-        raise SearchError(_scrub(f"cannot open study storage {mask_url(url)}: {err.__class__.__name__}: {message}",
-                                 url)) from None
+        raise SearchError(_scrub(f"cannot open study storage {mask_url(url)}: {err.__class__.__name__}: "
+                                 f"{_first_line(err)}", url)) from None
     exists = config.study_name in names
     if exists and not config.resume:
         raise SearchError(f"study {config.study_name!r} already exists in {mask_url(url)}; pass --resume to continue "
@@ -235,8 +239,8 @@ def seed_backbones(study: optuna.Study, space: Space, budget: int, limit: int) -
     """Queue the space's named backbones that fit the budget, in the space's order, so the search starts
     from the fixed points: at most `limit` of them (a search queues half its training runs, so the rest
     still search), then chosen evenly from the cheapest to the costliest."""
-    fitting = sorted((count(backbones.get(name)).macs, i, name) for i, name in enumerate(space.fixed_points)
-                     if count(backbones.get(name)).macs <= budget)
+    costs = ((count(backbones.get(name)).macs, i, name) for i, name in enumerate(space.fixed_points))
+    fitting = sorted(row for row in costs if row[0] <= budget)
     if len(fitting) > limit:
         fitting = [fitting[round(k * (len(fitting) - 1) / max(limit - 1, 1))] for k in range(limit)]
     seeded = []
@@ -270,7 +274,7 @@ def _start_ray(config: SearchConfig) -> bool:
                      _node_ip_address="127.0.0.1", **quiet)
     except Exception as err:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
         where = f"the Ray cluster at {config.address}" if config.address else "a local Ray"
-        raise SearchError(f"cannot start or reach {where}: {str(err).splitlines()[0][:160]}") from None
+        raise SearchError(f"cannot start or reach {where}: {_first_line(err)}") from None
     return True
 
 
@@ -425,8 +429,8 @@ def load_run(run_dir: str | Path, storage: str | None = None) -> tuple[optuna.St
     try:
         study = optuna.load_study(study_name=info["study_name"], storage=url)
     except Exception as err:
-        message = str(err).splitlines()[0][:160] if str(err) else type(err).__name__  # drivers add SQL lines
-        raise SearchError(f"cannot load study {info.get('study_name')!r} from {mask_url(url)}: {message}") from None
+        raise SearchError(_scrub(f"cannot load study {info.get('study_name')!r} from {mask_url(url)}: "
+                                 f"{err.__class__.__name__}: {_first_line(err)}", url)) from None
     return study, info
 
 

@@ -44,6 +44,14 @@ def test_a_network_whose_map_would_vanish_trains_at_the_smallest_side_it_accepts
     assert set(score(spec, digits, ("naswot",))) == {"naswot"}  # zero-cost scores take the same side
 
 
+def test_alexnet_trains_at_63_px_the_smallest_side_its_map_survives(digits):
+    # conv 11/4 pad 2, max pool 3/2, conv 5 pad 2, max pool 3/2, three 3x3 convs, max pool 3/2:
+    # 63 -> 15 -> 7 -> 7 -> 3 -> 3 -> 1, while 62 -> 14 -> 6 -> 6 -> 2 -> 2 -> 0 (the README's figure)
+    from search_spaces import backbones
+
+    assert adapt(backbones.get("alexnet"), digits).resolution == 63
+
+
 def test_a_spec_that_fits_at_no_side_fails_with_a_reason(digits):
     stem = (Block("conv", ConvArgs(9, 3, 1, groups=3)),)  # three input channels in three groups; digits have one
     spec = dataclasses.replace(tiny_spec(), stem=stem)
