@@ -112,6 +112,23 @@ def _widen_rows(rows: tuple[Block, ...], width: float, old: Shape, new: Shape) -
     return out, old, new
 
 
+def _fit_first_block(original: tuple[Block, ...], rows: list[Block], width: float, first: Block,
+                     shape: Shape) -> tuple[list[Block], Shape]:
+    """The widened stem `rows` (of `original`, on input `shape`) and its output shape. When the first
+    block of the body needs an input width divisible by a number that the usual multiple of 8 is not
+    (ShuffleNet v1 with 3 groups), the last stem row with `out_channels` is rounded to that number."""
+    out = _rows_out(rows, shape)
+    in_divisor = cells.get(first.cell).in_divisor
+    divisor = 1 if in_divisor is None else in_divisor(first.args)
+    last = [i for i, row in enumerate(rows) if "out_channels" in row.args.__dataclass_fields__]
+    if out.c % divisor == 0 or not last:
+        return rows, out
+    i = last[-1]
+    args = dataclasses.replace(rows[i].args, out_channels=make_divisible(original[i].args.out_channels * width, divisor))
+    rows = rows[:i] + [Block(rows[i].cell, args, rows[i].repeats)] + rows[i + 1:]
+    return rows, _rows_out(rows, shape)
+
+
 def _deepens(row: Block, shape: Shape) -> bool:
     """Whether copies of the row's block keep its output shape, so that depth may add them. Pools,
     transitions and dense blocks change the shape with every copy: the depth multiplier leaves them be."""
@@ -141,8 +158,9 @@ def _scale_stage(stage: Stage, width: float, depth: float, old: Shape, new: Shap
     return Stage(tuple(rows)), new
 
 
-def _stage_out(stage: Stage, shape: Shape) -> Shape:
-    for row in stage.blocks:
+def _rows_out(rows: tuple[Block, ...] | list[Block], shape: Shape) -> Shape:
+    """The shape after a sequence of rows."""
+    for row in rows:
         shape = _through(row, shape)
     return shape
 
@@ -154,11 +172,14 @@ def multiply(spec: NetSpec, width: float = 1.0, depth: float = 1.0, resolution: 
     check_float("multiply", "depth", depth, 0.05, 16.0)
     old = new = Shape(spec.in_channels, spec.resolution, spec.resolution)
     stem, old, new = _widen_rows(spec.stem, width, old, new)
+    if spec.stages and width != 1.0:
+        stem, new = _fit_first_block(spec.stem, stem, width, spec.stages[0].blocks[0],
+                                     Shape(spec.in_channels, spec.resolution, spec.resolution))
     stages = []
     for stage in spec.stages:
         scaled, new = _scale_stage(stage, width, depth, old, new)
         stages.append(scaled)
-        old = _stage_out(stage, old)
+        old = _rows_out(stage.blocks, old)
     head = []
     for row in spec.head:
         cell = cells.get(row.cell)

@@ -73,9 +73,10 @@ def test_a_side_the_network_refuses_moves_to_the_nearest_one_it_accepts():
     assert [scale(base, phi).resolution for phi in (-2, -1, 1, 3)] == [160, 192, 256, 352]
     with pytest.raises(SpecError, match="bn_inception branches give different sizes 10x10, 11x11"):
         scale(base, width=1.0, depth=1.0, resolution=168)  # an explicit side is never moved
-    # a refusal that no side cures keeps its own error: ShuffleNet v1's groups against a scaled stem width
-    with pytest.raises(SpecError, match="groups=3 must divide in_channels=320"):
-        scale(backbones.get("shufflenet_v1_g3"), 3)
+    # ShuffleNet v1 g3 scales at every phi: a stem of 24 * 1.1^phi that the usual multiple of 8 leaves
+    # indivisible by its 3 groups (phi 2: 29.0 -> 32, phi 3: 31.9 -> 32) is rounded to a multiple of 3
+    shuffle = backbones.get("shufflenet_v1_g3")
+    assert [scale(shuffle, phi).stem[0].args.out_channels for phi in (-2, -1, 1, 2, 3)] == [24, 24, 24, 30, 33]
     assert scale(backbones.get("efficientnet_b0"), 3).resolution == make_divisible(224 * 1.15**3)  # 344: unmoved
 
 

@@ -119,3 +119,19 @@ def test_depth_repeats_only_blocks_whose_copies_keep_the_shape():
     assert [b.args.layers for s in dense.stages for b in s.blocks if b.cell == "dense"] == [12, 24, 48, 32]
     assert [b.repeats for s in dense.stages for b in s.blocks if b.cell == "dense_transition"] == [1, 1, 1]
     assert count(dense).params > count(backbones.get("densenet121")).params
+
+
+def test_a_scaled_stem_keeps_the_width_shufflenet_v1_groups_need():
+    # ShuffleNet v1 g3: stem 24, stage widths 240/480/960. At width 1.21, 24 * 1.21 = 29.04 makes 32 by the
+    # usual rule, and stage 2's stride-2 unit would output 32 + make_divisible(216 * 1.21, 3) = 32 + 261 =
+    # 293 channels, which its grouped copies cannot take. The stem is rounded to a multiple of 3 instead:
+    # make_divisible(29.04, 3) = 30, so the unit outputs 30 + 261 = 291 = 3 * 97.
+    base = get("shufflenet_v1_g3")
+    spec = multiply(base, width=1.21)
+    assert spec.stem[0].args.out_channels == 30
+    assert spec.stages[0].blocks[0].args.out_channels == 291
+    # 24 * 1.5 = 36: the usual rule gives 40, not a multiple of 3, so make_divisible(36, 3) = 36
+    assert multiply(base, width=1.5).stem[0].args.out_channels == 36
+    assert multiply(base, width=2.0).stem[0].args.out_channels == 48  # 48 = 6 * 8: the usual rule stands
+    # a stem of another network keeps the usual rule (MobileNetV2's first block takes any width)
+    assert multiply(get("mobilenet_v2"), width=1.21).stem[0].args.out_channels == make_divisible(32 * 1.21)

@@ -48,6 +48,10 @@ class Cell:
     # deepen(args, depth) -> args for a cell whose depth is an argument (a dense block's layers) rather
     # than its row's repeats; None means the depth multiplier repeats the row (see `search_spaces.scale`).
     deepen: Callable[[Any, float], Any] | None = None
+    # in_divisor(args) -> the divisor this block's input width must have (ShuffleNet v1: its groups, which
+    # the stride-2 unit's concatenation carries into the grouped units after it); None means any width. The
+    # width multiplier rounds a scaled stem to it (see `search_spaces.scale`).
+    in_divisor: Callable[[Any], int] | None = None
 
 
 def _collect() -> Mapping[str, Cell]:

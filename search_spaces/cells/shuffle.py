@@ -80,6 +80,12 @@ def _v1_widen(a: ShuffleV1Args, width: float, in_old: int, in_new: int) -> Shuff
     return dataclasses.replace(a, out_channels=out, mid_channels=scaled(a.mid_channels))
 
 
+def _v1_in_divisor(a: ShuffleV1Args) -> int:
+    """Input widths must be multiples of the groups: a stride-2 unit concatenates its input with a main
+    branch of a multiple of the groups, and the grouped units after it take the sum."""
+    return a.groups
+
+
 def _v1_main_channels(a: ShuffleV1Args, in_channels: int) -> int:
     """Width of the main branch's output; raises SpecError when the input does not fit the unit."""
     first_groups = 1 if a.ungrouped_first else a.groups
@@ -235,7 +241,7 @@ def _v2_cost(a: ShuffleV2Args, shape: Shape) -> tuple[Cost, Shape]:
 CELLS = (
     Cell("shuffle_v1", ShuffleV1Args, _v1_build, _v1_cost,
          "ShuffleNet v1 unit: grouped 1x1, shuffle, depthwise 3x3, grouped 1x1; add or pooled concat",
-         repeat=_v1_repeat, widen=_v1_widen),
+         repeat=_v1_repeat, widen=_v1_widen, in_divisor=_v1_in_divisor),
     Cell("shuffle_v2", ShuffleV2Args, _v2_build, _v2_cost,
          "ShuffleNet v2 unit: channel split (or projection at stride 2), 1x1-dw3x3-1x1, concat, shuffle",
          repeat=_v2_repeat, widen=_v2_widen),
