@@ -5,7 +5,8 @@
 
 - width: each block's arguments go through its cell's `widen(args, width, in_old, in_new)` hook, or, when
   the cell has none, every int field whose name ends in "channels" becomes make_divisible(value * width).
-  Width 1.0 keeps every explicit width as it is.
+  Width 1.0 keeps every explicit width as it is. A stem whose scaled width the first block cannot take
+  (a cell's `in_divisor`: ShuffleNet v1's groups) is rounded to that divisor instead of to 8.
 - depth: each *group* of a stage gets ceil(repeats * depth) blocks, when copies of its block keep the
   shape (pools, transitions: never repeated); a cell whose depth is an argument has a `deepen` hook
   instead (a dense block's layers become ceil(layers * depth)). A group is a row, or a row with one
