@@ -166,6 +166,18 @@ def check_storage(config: SearchConfig) -> None:
     _connect(config)
 
 
+def check_resources(config: SearchConfig) -> None:
+    """A local Ray has this machine's CPUs and CUDA devices and no more: a trial asking for more would wait
+    forever (Ray only warns once a minute). A cluster (`address`) may grow by autoscaling: not checked."""
+    if config.address:
+        return
+    for kind, want, have in (("cpus", config.cpus_per_trial, os.cpu_count() or 1),
+                             ("gpus", config.gpus_per_trial, torch.cuda.device_count())):
+        if want > have:
+            raise SearchError(f"{kind} per trial is {want:g}, more than the local Ray has ({have} {kind} on this "
+                              f"machine); ask for at most {have}, or give the address of a Ray cluster with more")
+
+
 def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
     """The study storage, checked: reachable, and holding the study exactly when resuming."""
     url = config.storage_url
@@ -372,6 +384,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
         settings["space"] = space.name
     config = dataclasses.replace(config, **settings) if config else SearchConfig(**settings)
     space = check_space(config, space)
+    check_resources(config)  # a trial the local Ray can never place fails here, not after an endless wait
     from nas.data import load
 
     data = load(config.data)  # a missing or corrupt dataset fails before anything is written,

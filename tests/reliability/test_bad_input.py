@@ -51,6 +51,26 @@ def test_unknown_names_list_the_known_ones(tmp_path, capsys, argv, pattern):
     assert not run.exists()
 
 
+def test_more_cpus_or_gpus_per_trial_than_the_local_ray_has(tmp_path, capsys, monkeypatch):
+    # Ray would queue such a trial forever, warning once a minute; the search refuses it before Ray starts
+    import os
+
+    import torch
+
+    import nas.search
+
+    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # a GPU machine runs this test as a CPU one
+    run = tmp_path / "run"
+    cpus = os.cpu_count()
+    one_line_error(capsys, [*SEARCH, "--cpus-per-trial", str(cpus + 1), "--run-dir", str(run)],
+                   rf"^nas search: error: cpus per trial is {cpus + 1}, more than the local Ray has \({cpus} cpus "
+                   rf"on this machine\); ask for at most {cpus}, or give the address of a Ray cluster with more$")
+    one_line_error(capsys, [*SEARCH, "--gpus-per-trial", "0.5", "--run-dir", str(run)],
+                   r"gpus per trial is 0.5, more than the local Ray has \(0 gpus on this machine\); ask for at most 0")
+    assert not run.exists()
+
+
 def test_a_run_directory_that_cannot_be_written(tmp_path, capsys, monkeypatch):
     import nas.search
 
