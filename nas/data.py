@@ -30,6 +30,7 @@ from search_spaces.errors import NasError
 KINDS = ("mnist", "digits", "cifar10", "cifar100", "folder", "synthetic")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 MAX_FOLDER_IMAGES = 200_000  # an image folder is held in memory: refuse what cannot fit
+MAX_SYNTHETIC_GIB = 4  # synthetic images are held in memory too
 
 
 class DataError(NasError):
@@ -47,7 +48,7 @@ class DataSource:
     seed: int = 0  # the holdout split and synthetic content
     channels: int = 3  # synthetic only
     num_classes: int = 10  # synthetic only
-    size: int = 1024  # synthetic only: train images (test gets a quarter)
+    size: int = 1024  # synthetic only: train images (test gets a quarter), at least 8
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -58,6 +59,16 @@ class DataSource:
             raise DataError(f"dataset resolution must be in [4, 1024], got {self.resolution}")
         if not 0.0 < self.holdout < 1.0:
             raise DataError(f"dataset holdout must be in (0, 1), got {self.holdout}")
+        if self.kind == "synthetic":
+            for name, value, low, high in (("channels", self.channels, 1, 64), ("classes", self.num_classes, 2, 100_000),
+                                           ("size", self.size, 8, 1_000_000)):
+                if not low <= value <= high:
+                    raise DataError(f"synthetic data {name} must be in [{low:,}, {high:,}], got {value}")
+            side = self.resolution or 32
+            gib = self.size * 1.25 * self.channels * side * side / 2**30  # uint8 train images plus a quarter for test
+            if gib > MAX_SYNTHETIC_GIB:
+                raise DataError(f"synthetic data of {self.size:,} images of {self.channels}x{side}x{side} takes "
+                                f"{gib:.1f} GiB in memory; at most {MAX_SYNTHETIC_GIB} GiB: fewer or smaller images")
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +143,12 @@ def _resize(x: Tensor, side: int) -> Tensor:
 
 
 def _finish(name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], classes: int, flip: bool) -> Data:
-    """A Data with per-channel statistics computed on the train split."""
+    """A Data with per-channel statistics computed on the train split; DataError when a split is too small
+    to train on (BatchNorm needs two images in a batch) or to test on (telling a dead network, which gives
+    every image the same output, from a live one needs two images)."""
+    if len(train[1]) < 2 or len(test[1]) < 2:
+        raise DataError(f"{name}: {len(train[1])} training and {len(test[1])} test images; each split needs at "
+                        "least 2: give more images")
     scaled = train[0].float() / 255
     mean = tuple(scaled.mean(dim=(0, 2, 3)).tolist())
     std = tuple(max(s, 1e-3) for s in scaled.std(dim=(0, 2, 3)).tolist())

@@ -124,6 +124,30 @@ def test_parse_data_and_synthetic():
         parse_data("synthetic:3,32")
 
 
+@pytest.mark.parametrize("text,message", [
+    ("synthetic:0,32,10,64", r"synthetic data channels must be in \[1, 64\], got 0"),
+    ("synthetic:3,32,1,64", r"synthetic data classes must be in \[2, 100,000\], got 1"),  # nothing to learn
+    ("synthetic:3,32,10,7", r"synthetic data size must be in \[8, 1,000,000\], got 7"),  # 7 // 4 = 1 test image
+    ("synthetic:3,32,10,-4", r"synthetic data size must be in \[8, 1,000,000\], got -4"),
+    # 500,000 * 1.25 * 3 * 512 * 512 bytes = 457.8 GiB
+    ("synthetic:3,512,10,500000", r"500,000 images of 3x512x512 takes 457.8 GiB in memory; at most 4 GiB"),
+])
+def test_synthetic_shapes_out_of_range_are_refused(text, message):
+    # each of these was a traceback from torch (or a 0-channel network "trained" in no time) before
+    with pytest.raises(DataError, match=message):
+        parse_data(text)
+
+
+def test_too_few_images_to_train_and_test_on(tmp_path):
+    # 2 images, holdout 0.2: round(0.4) = 0, at least 1 held out, so 1 to train on: BatchNorm cannot train on a
+    # batch of one image, and one test image always gets "the same output" as itself (the dead-network check)
+    _write_folder(tmp_path, classes=2, per_class=1)
+    with pytest.raises(DataError, match=rf"{tmp_path.name}: 1 training and 1 test images; each split needs at least 2"):
+        load(DataSource("folder", str(tmp_path)))
+    data = load(parse_data("synthetic:3,8,10,8"))  # the smallest synthetic set: 8 to train, 2 to test
+    assert (len(data.train_y), len(data.test_y)) == (8, 2)
+
+
 def test_augment_is_a_seeded_crop_and_flip_of_each_image():
     x = torch.randint(0, 256, (16, 2, 7, 7), dtype=torch.uint8)
     assert torch.equal(augment(x, 0, False, torch.Generator().manual_seed(0)), x)
