@@ -249,11 +249,18 @@ def _train(args: argparse.Namespace) -> None:
         print(json.dumps(dataclasses.asdict(metrics) | {"spec": args.spec}, indent=2))
         return
     accuracy = "-" if metrics.accuracy is None else f"{metrics.accuracy:.2%}"
-    print(f"{args.spec}  trained {metrics.epochs_run} epoch(s) at {metrics.proxy_resolution}x{metrics.proxy_resolution} on {metrics.device}")
+    side = f"{metrics.proxy_resolution}x{metrics.proxy_resolution}"
+    if metrics.failure and metrics.epochs_run == 0:
+        print(f"{args.spec}  not trained ({side} on {metrics.device})")
+    elif metrics.failure:
+        print(f"{args.spec}  failed in epoch {metrics.epochs_run} of {config.epochs} at {side} on {metrics.device}")
+    else:
+        print(f"{args.spec}  trained {metrics.epochs_run} epoch(s) at {side} on {metrics.device}")
     print(f"  accuracy     {accuracy:>9}" + (f"  (failed: {metrics.failure})" if metrics.failure else ""))
     print(f"  FLOPs        {format_flops(metrics.macs):>9}  ({metrics.macs:,} multiply-adds, deployed network)")
     print(f"  params       {format_params(metrics.params):>9}  ({metrics.params:,})")
-    print(f"  train time   {metrics.train_seconds:>8.1f}s  ({metrics.images_per_second:,.0f} images/s)")
+    rate = f"{metrics.images_per_second:,.0f} images/s" if metrics.images_per_second else "no epoch completed"
+    print(f"  train time   {metrics.train_seconds:>8.1f}s  ({rate})")
     if metrics.latency_ms is not None:
         print(f"  latency      {metrics.latency_ms:>7.2f}ms  batch 1; {metrics.latency_batch_ms:.2f} ms batch {config.latency_batch}")
     print(f"  {FLOPS_NOTE}.")

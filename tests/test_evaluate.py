@@ -92,3 +92,22 @@ def test_cli_train(tmp_path, capsys):
     assert "expected a cifar10 python-format directory" in capsys.readouterr().err
     assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "0"]) == 2  # not "the default"
     assert "epochs must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_cli_train_says_when_nothing_trained(tmp_path, capsys, monkeypatch):
+    # a network with a neck is never trained: the header said "trained 0 epoch(s)" and the rate "0 images/s"
+    assert main(["train", "fpn_resnet50", "--data", "synthetic:3,16,4,64", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "fpn_resnet50  not trained (16x16 on cpu)"
+    assert out[1].endswith("(failed: the network has a neck (feature outputs), not a classifier head to train)")
+    assert out[4].endswith("(no epoch completed)")
+    # a run that fails inside its first epoch ran it, but completed none: "failed in epoch 1 of 2", no rate
+    import nas.train
+
+    monkeypatch.setattr(nas.train, "_check_loss", lambda window, limit, epoch, step: f"loss became nan at epoch {epoch} step {step}")
+    path = tmp_path / "tiny.json"
+    path.write_text(tiny_spec().to_json())
+    assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{path}  failed in epoch 1 of 2 at 16x16 on cpu"
+    assert out[1].endswith("(failed: loss became nan at epoch 1 step 2)") and out[4].endswith("(no epoch completed)")
