@@ -170,8 +170,12 @@ def _print_result(result) -> None:
     print(f"{s['trials']} trials {s['by_status']}; Pareto front of {s['pareto_size']}, hypervolume {hv}")
     if result.front:
         _front_table(result.front)
-    else:
+    elif s["by_status"].get("failed"):
         print("no network trained: the reason of each failed trial is in trials.csv (column failure)")
+    else:  # the search stopped after max_proposals proposals that train nothing
+        counts = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in s["by_status"].items())
+        print(f"no network trained: every proposal was rejected before training ({counts}); see trials.csv "
+              "(column failure)")
     print(f"{FLOPS_NOTE}.")
     print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png, summary.json")
 

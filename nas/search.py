@@ -358,9 +358,11 @@ class SearchInterrupted(KeyboardInterrupt):
 
 def check_space(config: SearchConfig, space: Space | None = None) -> Space:
     """The search's space (a SpaceError naming the known ones if unknown); a BudgetError giving the minimum
-    when the budget is below the space's smallest network."""
+    when the budget is below the space's smallest network, or when no random point fits it within the
+    search's `max_proposals` draws: the search, whose proposals start random, would stop there with
+    nothing trained (the dense space at 20M: one draw in about 10,000 fits)."""
     space = space or spaces.get(config.space)
-    next(space.samples(config.seed, config.budget))
+    next(space.samples(config.seed, config.budget, max_draws=config.max_proposals))
     return space
 
 

@@ -103,3 +103,18 @@ def test_report_of_a_run_where_nothing_trained_says_where_the_reasons_are(tmp_pa
     assert out[0].startswith("1 trials {'failed': 1}; Pareto front of 0")
     assert out[1] == "no network trained: the reason of each failed trial is in trials.csv (column failure)"
     assert "loss became nan at epoch 1 step 10" in (run / "trials.csv").read_text()
+
+
+def test_report_of_a_run_whose_proposals_were_all_rejected_says_so(tmp_path, capsys):
+    # nothing failed: "the reason of each failed trial" would send the reader to failures that do not exist
+    run = make_run(tmp_path / "run", [])
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'study.db'}")
+    for status, failure in (("over_budget", "2,130,421,568 multiply-adds over the budget of 20,000,000"),
+                            ("over_budget", "37,210,656 multiply-adds over the budget of 20,000,000"),
+                            ("duplicate", "same network as failed trial 0")):
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL,
+                                                  user_attrs={STATUS: status, "failure": failure}))
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == ("no network trained: every proposal was rejected before training (2 over budget, 1 duplicate); "
+                      "see trials.csv (column failure)")

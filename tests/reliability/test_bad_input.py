@@ -40,6 +40,19 @@ def test_budget_below_the_smallest_network_gives_the_minimum(tmp_path, capsys):
     assert not run.exists()
 
 
+def test_a_budget_that_random_draws_almost_never_fit(tmp_path, capsys, monkeypatch):
+    # The dense space at 20M (5x its smallest network): seed 0 first fits at draw 6,589. Before, the search
+    # started, recorded 2,000 over-budget proposals (its max_proposals) and ended with nothing trained.
+    import nas.search
+
+    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started"))
+    run = tmp_path / "run"
+    one_line_error(capsys, [*SEARCH, "--space", "dense", "--budget", "20M", "--run-dir", str(run)],
+                   r"^nas search: error: no point of space 'dense' within 20,000,000 multiply-adds in 2,000 random "
+                   r"draws \(its smallest network has 3,990,576\); raise the budget$")
+    assert not run.exists()
+
+
 @pytest.mark.parametrize("argv,pattern", [
     (["--space", "nope"], r"unknown space 'nope'; known spaces: mobile, resnet, .*randwire"),
     (["--strategy", "annealing"], r"unknown strategy 'annealing'; expected one of evolution, tpe, nsga2, random"),
