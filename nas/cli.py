@@ -335,7 +335,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="print and redraw a search's results")
     p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
-    p.add_argument("--storage", help="study database URL, for runs recorded in a server database")
+    p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never written to run.json)")
     p.set_defaults(run=_report)
 
     p = sub.add_parser("export", help="write a network of a search's Pareto front")
@@ -343,7 +343,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=int, default=1, help="1 = most accurate on the front")
     p.add_argument("--format", default="spec", help="spec, torchscript or onnx")
     p.add_argument("-o", "--output", help="output file")
-    p.add_argument("--storage", help="study database URL, for runs recorded in a server database")
+    p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never written to run.json)")
     p.set_defaults(run=_export)
 
     p = sub.add_parser("scale", help="compound scaling: phi sweeps, coefficient search, scale to a budget")

@@ -157,6 +157,22 @@ def _sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=config.seed)
 
 
+def _recordable(url: str) -> str | None:
+    """The storage URL as run.json keeps it for `nas report`: a relative SQLite path made absolute (a
+    report may run from another directory); None for a URL with a password, never written to disk."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.password is not None:
+        return None
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        parsed = parsed.set(database=str(Path(parsed.database).resolve()))
+    return parsed.render_as_string(hide_password=False)
+
+
 def check_storage(config: SearchConfig) -> None:
     """Before anything starts or is written: the storage answers, and the study exists exactly when resuming."""
     if config.storage is None and not (Path(config.run_dir) / "study.db").is_file():
@@ -403,7 +419,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
                 study.enqueue_trial(dict(params))
         writable_directory(config.run_dir)  # checked above; created now that the study is open
         (Path(config.run_dir) / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
-            {"storage": None if config.storage else config.storage_url, "study_name": config.study_name,
+            {"storage": _recordable(config.storage_url), "study_name": config.study_name,
              "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
         interrupted = _run_trials(study, config, space, data, progress)
     finally:
@@ -440,7 +456,8 @@ def load_run(run_dir: str | Path, storage: str | None = None) -> tuple[optuna.St
         raise SearchError(f"{info_path} is corrupt (missing {', '.join(missing)}); a search writes it when it starts")
     url = storage or info.get("storage")
     if not url:
-        raise SearchError(f"the run in {run_dir} recorded its study in a server database; pass --storage URL")
+        raise SearchError(f"the run in {run_dir} keeps its study at a URL with a password, which is never written "
+                          "to disk; pass --storage URL")
     try:
         study = optuna.load_study(study_name=info["study_name"], storage=url)
     except Exception as err:

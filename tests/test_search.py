@@ -149,7 +149,7 @@ def test_report_on_a_broken_run_directory_is_one_line(tmp_path):
              ("[1]", "run.json is corrupt (not a JSON object)"),
              ("{}", "run.json is corrupt (missing budget, objective, study_name)"),
              (json.dumps({"storage": None, "study_name": "nas", "budget": 1, "objective": "flops"}),
-              "recorded its study in a server database; pass --storage URL"),
+              "keeps its study at a URL with a password, which is never written to disk; pass --storage URL"),
              (json.dumps({"storage": f"sqlite:///{run / 'study.db'}", "study_name": "nas", "budget": 1,
                           "objective": "flops"}), "cannot load study 'nas' from sqlite:///")]
     (run / "study.db").write_text("not a database")
@@ -159,3 +159,15 @@ def test_report_on_a_broken_run_directory_is_one_line(tmp_path):
         with pytest.raises(SearchError, match=re.escape(message)) as caught:
             report(run)
         assert "\n" not in str(caught.value)  # the driver's SQL and help lines are dropped
+
+
+def test_run_json_keeps_a_storage_url_a_report_can_use_elsewhere(tmp_path, monkeypatch):
+    from nas.search import _recordable
+
+    monkeypatch.chdir(tmp_path)
+    # a relative SQLite path is relative to where the search ran: made absolute, `nas report` works anywhere
+    assert _recordable("sqlite:///runs/study.db") == f"sqlite:///{tmp_path / 'runs' / 'study.db'}"
+    assert _recordable(f"sqlite:///{tmp_path}/a.db") == f"sqlite:///{tmp_path}/a.db"
+    assert _recordable("postgresql://nas@db.lab:5432/studies") == "postgresql://nas@db.lab:5432/studies"
+    assert _recordable("postgresql://nas:hunter2@db.lab:5432/studies") is None  # a password never reaches disk
+    assert _recordable("not a url") is None
