@@ -17,6 +17,7 @@ from nas.fixed_points import fixed_points
 from nas.specs import cost_summary, load_spec, save_spec
 
 FLOPS_NOTE = "FLOPs are multiply-adds of conv and linear layers (the ResNet/MobileNet/EfficientNet convention)"
+DATA_HELP = "mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic:CHANNELS,RESOLUTION,CLASSES,SIZE"
 
 
 def _count(args: argparse.Namespace) -> None:
@@ -199,6 +200,7 @@ def _scale(args: argparse.Namespace) -> None:
     import optuna
 
     from nas.budget import parse_budget
+    from nas.data import parse_data
     from nas.search import PROXY, SearchConfig
     from nas.sweeps import phi_sweep, search_coefficients, write_sweep
     from scaling.compound import CompoundScaling, largest_phi
@@ -212,7 +214,7 @@ def _scale(args: argparse.Namespace) -> None:
         phi, spec = largest_phi(base, parse_budget(args.to), scaling)
         args.phi = [phi]
         print(f"largest phi within {args.to}: {phi:g}")
-    config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed, resume=args.resume,
+    config = SearchConfig(space="phi", run_dir=args.run_dir, seed=args.seed, resume=args.resume, data=parse_data(args.data),
                           train=dataclasses.replace(PROXY, epochs=PROXY.epochs if args.epochs is None else args.epochs))
     if args.search_coefficients:
         best, rows = search_coefficients(base, config, args.trials, progress=_progress_bar)
@@ -317,7 +319,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--objective", default="flops", help="second objective: flops, params or latency")
     p.add_argument("--scheduler", default="asha", help="asha or fifo")
     p.add_argument("--epochs", type=int, help="proxy epochs per candidate (default 2)")
-    p.add_argument("--data", help="mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR, synthetic:C,R,K,N")
+    p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="training device (default cpu)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/search", help="where the study and results go")
@@ -357,6 +359,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--search-coefficients", action="store_true", help="grid-search alpha, beta, gamma at phi = 1")
     p.add_argument("--trials", type=int, help="coefficient triples to train (default: the whole feasible grid)")
     p.add_argument("--epochs", type=int, help="proxy epochs per network")
+    p.add_argument("--data", help=f"training data of --train and --search-coefficients: {DATA_HELP}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="runs/scale", help="where the study and the table go")
     p.add_argument("--resume", action="store_true", help="continue the study of an interrupted --train sweep")
@@ -364,7 +367,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")
     p.add_argument("spec", help="spec JSON file or backbone name")
-    p.add_argument("--data", help="mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic")
+    p.add_argument("--data", help=DATA_HELP)
     p.add_argument("--epochs", type=int, help="training epochs (default: the proxy recipe's)")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     p.add_argument("--seed", type=int, default=0)

@@ -65,6 +65,22 @@ def test_scale_cli_counts_without_training(capsys, tmp_path):
         phi_sweep(BASE, [])
 
 
+def test_scale_cli_trains_on_the_data_it_is_given(capsys, tmp_path, monkeypatch):
+    # `nas scale --train` had no --data: every sweep trained on the default MNIST subset
+    import nas.sweeps
+    from nas.cli import main
+
+    given = []
+    monkeypatch.setattr(nas.sweeps, "phi_sweep", lambda base, phis, scaling, train, config, progress: given.append(
+        config) or [])
+    monkeypatch.setattr(nas.sweeps, "write_sweep", lambda *args: [])
+    run = ["--run-dir", str(tmp_path / "run")]
+    assert main(["scale", "resnet18", "--phi", "0", "--train", "--data", "synthetic:1,16,4,64", *run]) == 0
+    assert given[0].data == DataSource("synthetic", resolution=16, channels=1, num_classes=4, size=64)
+    assert main(["scale", "resnet18", "--phi", "0", "--train", "--data", "synthetic:1,16,4", *run]) == 2
+    assert "synthetic data is synthetic:CHANNELS,RESOLUTION,CLASSES,SIZE" in capsys.readouterr().err
+
+
 def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
     import optuna
 
