@@ -115,13 +115,17 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"{FLOPS_NOTE}.")
 
 
-def _front_table(front: list, limit: int = 20) -> None:
+def _front_table(front: list, objective: str = "macs", limit: int = 20) -> None:
+    """The front, one network a line; a latency column when latency is the search's second objective."""
     from nas.records import describe
 
-    print(f"{'rank':>4}  {'accuracy':>8}  {'FLOPs':>8}  {'params':>8}  {'digest':<12}  network")
+    latency = objective == "latency_ms"
+    print(f"{'rank':>4}  {'accuracy':>8}  {'FLOPs':>8}  {'params':>8}  " + ("latency  " if latency else "")
+          + f"{'digest':<12}  network")
     for i, r in enumerate(front[:limit], 1):
         name = f" [{r.named}]" if r.named else ""
-        print(f"{i:>4}  {r.accuracy:>8.4f}  {format_flops(r.macs):>8}  {format_params(r.params):>8}  "
+        ms = f"{r.latency_ms:5.1f}ms  " if latency else ""
+        print(f"{i:>4}  {r.accuracy:>8.4f}  {format_flops(r.macs):>8}  {format_params(r.params):>8}  {ms}"
               f"{r.digest[:12]:<12}  {describe(r.spec)}{name}")
 
 
@@ -170,7 +174,7 @@ def _print_result(result) -> None:
     hv = "-" if s.get("hypervolume") is None else f"{s['hypervolume']:.4f}"
     print(f"{s['trials']} trials {s['by_status']}; Pareto front of {s['pareto_size']}, hypervolume {hv}")
     if result.front:
-        _front_table(result.front)
+        _front_table(result.front, s.get("objective", "macs"))
     elif s["by_status"].get("failed"):
         print("no network trained: the reason of each failed trial is in trials.csv (column failure)")
     else:  # the search stopped after max_proposals proposals that train nothing

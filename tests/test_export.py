@@ -118,3 +118,19 @@ def test_report_of_a_run_whose_proposals_were_all_rejected_says_so(tmp_path, cap
     out = capsys.readouterr().out.splitlines()
     assert out[1] == ("no network trained: every proposal was rejected before training (2 over budget, 1 duplicate); "
                       "see trials.csv (column failure)")
+
+
+def test_report_of_a_latency_search_shows_the_latency_it_ranks_by(tmp_path, capsys):
+    run = make_run(tmp_path / "run", [])
+    study = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'study.db'}")
+    for accuracy, name, ms in ((0.7, "alexnet", 3.31), (0.6, "squeezenet1_1", 4.5)):  # squeezenet: slower, worse
+        spec = backbones.get(name)
+        study.add_trial(optuna.trial.create_trial(values=[accuracy, ms], user_attrs={
+            SPEC: spec.to_json(None), DIGEST: spec.digest(), MACS: count(spec).macs, PARAMS: count(spec).params,
+            STATUS: "trained", "latency_ms": ms}))
+    info = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(info | {"objective": "latency"}))
+    assert main(["report", str(run)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split() == ["rank", "accuracy", "FLOPs", "params", "latency", "digest", "network"]
+    assert out[2].split()[:5] == ["1", "0.7000", "714.2M", "61.10M", "3.3ms"] and len(out[2:-2]) == 1
