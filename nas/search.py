@@ -220,12 +220,46 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
                           "it (or to add a worker to it), or choose another --run-dir / --study-name")
     if config.resume and not exists:
         raise SearchError(f"nothing to resume: no study {config.study_name!r} in {mask_url(url)}")
-    settings = {"space": config.space, "budget": config.budget, "objective": config.objective}
     recorded = storage.get_study_user_attrs(storage.get_study_id_from_name(config.study_name)).get("settings") \
         if exists else None
-    if recorded and recorded != settings:
-        raise SearchError(f"the study was recorded with {recorded}; resuming needs the same space, budget and objective")
+    differences = _differences(recorded or {}, settings(config))
+    if differences:
+        raise SearchError(f"the study was recorded with {'; '.join(differences)}; resuming (or adding a worker) "
+                          "needs the same space, budget, objective and proxy (training recipe and data)")
     return storage
+
+
+# TrainConfig fields that say where and how a trial runs or is measured, not what its accuracy means: workers
+# on one study may differ in them (a GPU worker beside CPU ones)
+RUN_ONLY = ("threads", "device", "eval_batch_size", "check_every", "latency", "latency_batch", "latency_repeats")
+
+
+def settings(config: SearchConfig) -> dict[str, Any]:
+    """What every run on one study must share, so that its trials are comparable: the space, budget and
+    objective, and the proxy (the training recipe, the data, the proxy side). A dataset's directory is not
+    among them: each machine of a cluster may keep the same data elsewhere."""
+    recipe = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in RUN_ONLY}
+    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k != "path"}
+    return {"space": config.space, "budget": config.budget, "objective": config.objective,
+            "proxy": recipe | {f"data.{k}": v for k, v in data.items()}
+            | {"reference_resolution": config.reference_resolution}}
+
+
+def _differences(recorded: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """'name recorded (given now)' for each setting that differs; a setting the study did not record (a
+    study made by an earlier version has no proxy) is not compared."""
+    out = []
+    for key, value in recorded.items():
+        if key == "proxy" and isinstance(value, dict):
+            out += _differences(value, given.get("proxy", {}))
+        elif key in given and value != given[key]:
+            out.append(f"{key} {_shown(value)} (given {_shown(given[key])})")
+    return out
+
+
+def _shown(value: Any) -> str:
+    """A setting as an error message shows it: counts with thousands separators, strings quoted."""
+    return f"{value:,}" if type(value) is int else repr(value)
 
 
 def open_study(config: SearchConfig) -> optuna.Study:
@@ -233,7 +267,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
     storage = _connect(config)
     study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=_sampler(config),
                                 directions=["maximize", "minimize"], load_if_exists=True)
-    study.set_user_attr("settings", {"space": config.space, "budget": config.budget, "objective": config.objective})
+    study.set_user_attr("settings", settings(config))
     return study
 
 

@@ -171,3 +171,23 @@ def test_run_json_keeps_a_storage_url_a_report_can_use_elsewhere(tmp_path, monke
     assert _recordable("postgresql://nas@db.lab:5432/studies") == "postgresql://nas@db.lab:5432/studies"
     assert _recordable("postgresql://nas:hunter2@db.lab:5432/studies") is None  # a password never reaches disk
     assert _recordable("not a url") is None
+
+
+def test_resuming_needs_the_same_proxy_but_not_the_same_machine(tmp_path):
+    # Accuracies of one study must be comparable: a resume (or a second worker) with another recipe or data
+    # is refused. Only space, budget and objective were compared: --epochs 2 on a 1-epoch study went on.
+    from nas.search import check_storage, open_study
+
+    new = config(tmp_path)
+    open_study(new)
+    resume = dataclasses.replace(new, resume=True)
+    check_storage(dataclasses.replace(resume, train=dataclasses.replace(TRAIN, threads=2, device="auto")))
+    check_storage(dataclasses.replace(resume, data=dataclasses.replace(DATA, path="/data/elsewhere")))
+    with pytest.raises(SearchError, match=re.escape(
+            "the study was recorded with epochs 2 (given 3); resuming (or adding a worker) needs the same space, "
+            "budget, objective and proxy (training recipe and data)")):
+        check_storage(dataclasses.replace(resume, train=dataclasses.replace(TRAIN, epochs=3)))
+    with pytest.raises(SearchError, match=re.escape(
+            "recorded with budget 3,000,000 (given 4,000,000); lr 0.05 (given 0.1); data.resolution 16 (given 32)")):
+        check_storage(dataclasses.replace(resume, budget=4_000_000, data=dataclasses.replace(DATA, resolution=32),
+                                          train=dataclasses.replace(TRAIN, lr=0.1)))
