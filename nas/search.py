@@ -222,7 +222,7 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
         raise SearchError(f"nothing to resume: no study {config.study_name!r} in {mask_url(url)}")
     recorded = storage.get_study_user_attrs(storage.get_study_id_from_name(config.study_name)).get("settings") \
         if exists else None
-    differences = _differences(recorded or {}, settings(config))
+    differences = _differences(recorded or {}, study_settings(config))
     if differences:
         raise SearchError(f"the study was recorded with {'; '.join(differences)}; resuming (or adding a worker) "
                           "needs the same space, budget, objective and proxy (training recipe and data)")
@@ -234,7 +234,7 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
 RUN_ONLY = ("threads", "device", "eval_batch_size", "check_every", "latency", "latency_batch", "latency_repeats")
 
 
-def settings(config: SearchConfig) -> dict[str, Any]:
+def study_settings(config: SearchConfig) -> dict[str, Any]:
     """What every run on one study must share, so that its trials are comparable: the space, budget and
     objective, and the proxy (the training recipe, the data, the proxy side). A dataset's directory is not
     among them: each machine of a cluster may keep the same data elsewhere."""
@@ -267,7 +267,7 @@ def open_study(config: SearchConfig) -> optuna.Study:
     storage = _connect(config)
     study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=_sampler(config),
                                 directions=["maximize", "minimize"], load_if_exists=True)
-    study.set_user_attr("settings", settings(config))
+    study.set_user_attr("settings", study_settings(config))
     return study
 
 

@@ -114,19 +114,18 @@ def _widen_rows(rows: tuple[Block, ...], width: float, old: Shape, new: Shape) -
 
 
 def _fit_first_block(original: tuple[Block, ...], rows: list[Block], width: float, first: Block,
-                     shape: Shape) -> tuple[list[Block], Shape]:
-    """The widened stem `rows` (of `original`, on input `shape`) and its output shape. When the first
-    block of the body needs an input width divisible by a number that the usual multiple of 8 is not
-    (ShuffleNet v1 with 3 groups), the last stem row with `out_channels` is rounded to that number."""
-    out = _rows_out(rows, shape)
+                     shape: Shape, out: Shape) -> tuple[list[Block], Shape]:
+    """The widened stem `rows` (of `original`, on input `shape`, giving `out`) and its output shape. When
+    the first block of the body needs an input width divisible by a number that the usual multiple of 8 is
+    not (ShuffleNet v1 with 3 groups), the last stem row with `out_channels` is rounded to that number."""
     in_divisor = cells.get(first.cell).in_divisor
-    divisor = 1 if in_divisor is None else in_divisor(first.args)
     last = [i for i, row in enumerate(rows) if "out_channels" in row.args.__dataclass_fields__]
-    if out.c % divisor == 0 or not last:
+    if in_divisor is None or out.c % in_divisor(first.args) == 0 or not last:
         return rows, out
     i = last[-1]
-    args = dataclasses.replace(rows[i].args, out_channels=make_divisible(original[i].args.out_channels * width, divisor))
-    rows = rows[:i] + [Block(rows[i].cell, args, rows[i].repeats)] + rows[i + 1:]
+    channels = make_divisible(original[i].args.out_channels * width, in_divisor(first.args))
+    rows = rows[:i] + [Block(rows[i].cell, dataclasses.replace(rows[i].args, out_channels=channels),
+                             rows[i].repeats)] + rows[i + 1:]
     return rows, _rows_out(rows, shape)
 
 
@@ -171,11 +170,10 @@ def multiply(spec: NetSpec, width: float = 1.0, depth: float = 1.0, resolution: 
     resolution (None keeps it). multiply(spec) == spec."""
     check_float("multiply", "width", width, 0.05, 16.0)
     check_float("multiply", "depth", depth, 0.05, 16.0)
-    old = new = Shape(spec.in_channels, spec.resolution, spec.resolution)
+    start = old = new = Shape(spec.in_channels, spec.resolution, spec.resolution)
     stem, old, new = _widen_rows(spec.stem, width, old, new)
     if spec.stages and width != 1.0:
-        stem, new = _fit_first_block(spec.stem, stem, width, spec.stages[0].blocks[0],
-                                     Shape(spec.in_channels, spec.resolution, spec.resolution))
+        stem, new = _fit_first_block(spec.stem, stem, width, spec.stages[0].blocks[0], start, new)
     stages = []
     for stage in spec.stages:
         scaled, new = _scale_stage(stage, width, depth, old, new)
