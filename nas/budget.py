@@ -1,4 +1,8 @@
-"""Budgets: '300M', '300MFLOPs', '0.3G', '4.1GFLOPs' -> multiply-adds (FLOPs here mean multiply-adds)."""
+"""Budgets: '300M', '300MFLOPs', '0.3G', '4.1GFLOPs' -> multiply-adds (FLOPs here mean multiply-adds).
+
+The unit may be spelled FLOPs or MACs, singular or plural, in any case, with or without a space before it
+('300 MFLOP', '300M MACs'): they all mean multiply-adds here.
+"""
 from __future__ import annotations
 
 import re
@@ -6,7 +10,7 @@ import re
 from search_spaces.errors import BudgetError
 
 _UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT])(?:FLOPS|MACS)?\s*$", re.IGNORECASE)
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT])\s*(?:FLOPS?|MACS?)?\s*$", re.IGNORECASE)
 
 
 def parse_budget(text: str) -> int:
