@@ -16,7 +16,7 @@ To compare two versions side by side, run the script of each checkout on the sam
 bench_sampling.py)` next to `python experiments/bench_sampling.py` (the installed package is this checkout).
 
 Hardware and versions are printed with the results; the recorded run is in bench_sampling.md.
-Run: /work/venv/bin/python experiments/bench_sampling.py [--space mobile] [--budget 300M] [--repeats 5]
+Run: .venv/bin/python experiments/bench_sampling.py [--space mobile] [--budget 300M] [--repeats 5]
      [--phases]
 """
 from __future__ import annotations

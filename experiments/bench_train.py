@@ -10,7 +10,7 @@ our trainer with crop augmentation on, for its cost.
 Method: a warm-up epoch of each, then `repeats` rounds alternating ours and minimal (so both see the
 same machine load), one epoch each; images per second over the training steps only. The ratio is the
 median over rounds of ours / minimal within a round (paired, so load that changes between rounds cancels).
-Run: /work/venv/bin/python experiments/bench_train.py  (writes experiments/bench_train.md)
+Run: .venv/bin/python experiments/bench_train.py  (writes experiments/bench_train.md)
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def report(rates: dict[str, list[float]], args: argparse.Namespace) -> str:
     lines = [
         "# Trainer throughput: nas.train.fit vs a minimal PyTorch loop",
         "",
-        f"Command: `/work/venv/bin/python experiments/bench_train.py --repeats {args.repeats} --threads {args.threads} "
+        f"Command: `.venv/bin/python experiments/bench_train.py --repeats {args.repeats} --threads {args.threads} "
         f"--device {args.device}`",
         "",
         f"Machine: {cpu_name()} ({torch.get_num_threads()} of {os.cpu_count()} cores used), {args.threads} torch thread(s), device {args.device}; "

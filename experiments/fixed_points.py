@@ -7,7 +7,7 @@ reference implementation, the Reference's `note` says why; the second table list
 
 Method: `nas.fixed_points.fixed_points()` (what `nas backbones` prints); counting only, no weights, no training.
 Hardware and versions are written into the result, experiments/fixed_points.md (and fixed_points.json beside it).
-Run: /work/venv/bin/python experiments/fixed_points.py
+Run: .venv/bin/python experiments/fixed_points.py
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from nas.fixed_points import FixedPoint, fixed_points
 from common import cpu_name
 
 HERE = Path(__file__).resolve().parent
-COMMAND = "/work/venv/bin/python experiments/fixed_points.py"
+COMMAND = ".venv/bin/python experiments/fixed_points.py"
 CONFIG = {"names": None}  # None: every backbone in search_spaces.backbones.names(); no other settings
 
 

