@@ -204,7 +204,8 @@ def floor(space_name: str, budget: int, n: int) -> list[str]:
     built = rebuild_all()
     # the same objects with every check and the walk switched off: what the objects alone cost (a probe:
     # these specs are unvalidated and uncounted, and dropped at once)
-    classes = {NetSpec, Stage, Block} | {row[1] for plan in plans for rows in (plan[0], plan[2], *plan[1]) for row in rows}
+    classes = {NetSpec, Stage, Block} | {row[1] for plan in plans
+                                         for rows in (plan[0], plan[2], *plan[1]) for row in rows}
     with contextlib.ExitStack() as stack:
         for cls in classes:
             stack.enter_context(mock.patch.object(cls, "__post_init__", lambda self: None, create=True))
