@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search_spaces.counting import count
 from search_spaces.errors import NasError, SpecError
-from search_spaces.network import count
-from search_spaces.scale import make_divisible, multiply
+from search_spaces.rounding import make_divisible
+from search_spaces.scale import multiply
 from search_spaces.spec import NetSpec
 
 

@@ -5,11 +5,10 @@
 """
 from __future__ import annotations
 
+from scaling.compound import CompoundScaling, scale
 from search_spaces.errors import SpaceError
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import NetSpec
-
-from scaling.compound import CompoundScaling, scale
 
 
 class PhiSpace(Space):

@@ -1,20 +1,17 @@
-"""From a NetSpec to a module (`build`) or to its cost (`count`), by the same walk over the blocks.
+"""From a NetSpec to a PyTorch module (`build`), by the same walk over the blocks as the cost walk.
 
-`count` is pure and builds nothing: each cell's cost function mirrors its module. A row with
-`repeats = n` is costed once for its first block and once for its copies, times n - 1.
-Module layout: children `stem`, `s1`..`sN` (blocks `b1`..), then `head` or `neck`.
+Module layout: children `stem`, `s1`..`sN` (blocks `b1`..), then `head` or `neck`. The cost walk itself
+(`count`, `walk`, `rows_cost`, `stage_shapes`) lives in `search_spaces.counting`.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections import OrderedDict
-from typing import Iterator, Sequence
+from typing import Iterator
 
 from torch import Tensor, nn
 
 from search_spaces import cells
-from search_spaces.cost import Cost, Shape
-from search_spaces.errors import SpecError
+from search_spaces.cost import Shape
 from search_spaces.spec import Block, NetSpec
 
 
@@ -25,97 +22,6 @@ def _expand(block: Block) -> Iterator[object]:
         tail = cells.get(block.cell).repeat(block.args)
         for _ in range(block.repeats - 1):
             yield tail
-
-
-def _row_cost(block: Block, shape: Shape, where: str, index: int) -> tuple[Cost, Shape]:
-    """Cost and output shape of row `index` of `where` (errors name it `{where}.b{index}`).
-
-    The result is kept on the block (a pure function of immutable data, keyed by the input shape), so a
-    space that costs its rows while drawing them, to abandon a draw as soon as it is over a sampling
-    budget, does not pay for the same walk again when its NetSpec is built."""
-    walked = block.__dict__.get("_walked")
-    if walked is not None and (walked[0] is shape or walked[0] == shape):
-        return walked[1], walked[2]
-    cell = cells.CELLS[block.cell]  # a Block's cell is registered
-    try:
-        cost, out = cell.cost(block.args, shape)
-        if block.repeats > 1:
-            tail = cell.repeat(block.args)
-            if tail is block.args and out == shape:  # the copies are this block on this shape again
-                tail_cost, tail_out = cost, out
-            else:
-                tail_cost, tail_out = cell.cost(tail, out)
-            if tail_out != out:
-                raise SpecError(f"a repeated block must keep its shape, {out} became {tail_out}")
-            cost = cost + tail_cost * (block.repeats - 1)
-    except SpecError as err:
-        raise SpecError(f"{where}.b{index} ({block.cell}): {err}") from None
-    if out.h < 1 or out.w < 1:
-        raise SpecError(f"{where}.b{index} ({block.cell}): the feature map vanishes ({shape.h}x{shape.w} in); "
-                        "raise the resolution")
-    object.__setattr__(block, "_walked", (shape, cost, out))  # not a field: no part of equality or JSON
-    return cost, out
-
-
-def rows_cost(rows: Sequence[Block], shape: Shape, where: str) -> tuple[Cost, Shape]:
-    """Cost and output shape of a sequence of rows (the stem, or a stage's blocks) on `shape` inputs;
-    errors name the row as `{where}.b{i}`. Each row's result is kept on its block (see `_row_cost`)."""
-    macs = params = acts = 0
-    for i, block in enumerate(rows, 1):
-        cost, shape = _row_cost(block, shape, where, i)
-        macs, params, acts = macs + cost.macs, params + cost.params, acts + cost.acts
-    return Cost(macs, params, acts), shape
-
-
-def _with_resolution(spec: NetSpec, resolution: int | None) -> NetSpec:
-    return spec if resolution is None or resolution == spec.resolution else dataclasses.replace(spec, resolution=resolution)
-
-
-def count(spec: NetSpec, resolution: int | None = None) -> Cost:
-    """Multiply-adds, parameters and activations of the network at its (or the given) resolution.
-
-    A NetSpec is walked once when it is constructed (that walk validates it) and keeps the result, so
-    this is a lookup unless the resolution changes; `walk` is the computation itself.
-    """
-    if resolution is None or resolution == spec.resolution:
-        return spec._cost  # type: ignore[attr-defined]
-    return walk(_with_resolution(spec, resolution))
-
-
-def _body(spec: NetSpec) -> tuple[Cost, list[Shape], Shape]:
-    """Cost of the stem and stages, each stage's output shape (the features a neck takes), and the shape
-    the body ends on (the stem's when there are no stages)."""
-    total, shape = rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")
-    features = []
-    for s, stage in enumerate(spec.stages, 1):
-        cost, shape = rows_cost(stage.blocks, shape, f"s{s}")
-        total = total + cost
-        features.append(shape)
-    return total, features, shape
-
-
-def stage_shapes(spec: NetSpec) -> list[Shape]:
-    """The output shape of every stage s1..sN, by the cost walk (nothing built)."""
-    return _body(spec)[1]
-
-
-def walk(spec: NetSpec) -> Cost:
-    """The pure cost walk: every block's cost function in order, nothing built; SpecError if invalid."""
-    total, features, shape = _body(spec)
-    for i, block in enumerate(spec.head, 1):
-        cell = cells.get(block.cell)
-        try:
-            cost, shape = cell.cost(block.args, shape, spec.num_classes)
-        except SpecError as err:
-            raise SpecError(f"head.b{i} ({block.cell}): {err}") from None
-        total += cost
-    if spec.neck is not None:
-        try:
-            cost, _ = cells.get(spec.neck.cell).cost(spec.neck.args, features)
-        except SpecError as err:
-            raise SpecError(f"neck ({spec.neck.cell}): {err}") from None
-        total += cost
-    return total
 
 
 class Network(nn.Module):

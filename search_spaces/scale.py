@@ -1,6 +1,6 @@
 """The width / depth / resolution transform of a spec, with the toolkit's one channel rounding rule.
 
-`make_divisible` is the TF/torchvision rule (nearest multiple of 8, never below 90 % of the value).
+Channels are rounded by `search_spaces.rounding.make_divisible` (TF's and torchvision's rule).
 `multiply(spec, width, depth, resolution)` walks a spec:
 
 - width: each block's arguments go through its cell's `widen(args, width, in_old, in_new)` hook, or, when
@@ -27,26 +27,11 @@ import math
 from typing import Any
 
 from search_spaces import cells
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cost import Shape
-from search_spaces.errors import SpecError, check_float, check_int
+from search_spaces.errors import SpecError, check_float
+from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spec import Block, NetSpec, Stage
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """`value` rounded to the nearest multiple of `divisor`, at least `min_value` (default: divisor) and
-    never below 90 % of `value` (TF's and torchvision's `_make_divisible`)."""
-    check_int("make_divisible", "divisor", divisor, 1, 1024)
-    floor = divisor if min_value is None else min_value
-    rounded = max(floor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
-
-
-def scale_channels(value: int, width: float) -> int:
-    """A channel count under the width multiplier: unchanged at width 1.0, else make_divisible(value * w)."""
-    return value if width == 1.0 else make_divisible(value * width)
 
 
 def widen(cell: Cell, args: Any, width: float, in_old: int, in_new: int) -> Any:

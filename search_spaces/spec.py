@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from search_spaces import cells
+from search_spaces.counting import walk
 from search_spaces.errors import MAX_RESOLUTION, SpecError, check_int
 
 MAX_REPEATS = 256
@@ -30,7 +31,7 @@ class Block:
     repeats: int = 1
 
     def __post_init__(self) -> None:
-        kind = cells.CELLS.get(self.cell) or cells.get(self.cell)  # get() raises the error naming known cells
+        kind = cells.get(self.cell)  # an error naming the known cells when unknown
         if not isinstance(self.args, kind.args):
             raise SpecError(f"{self.cell} needs {kind.args.__name__} arguments, got {type(self.args).__name__}")
         check_int(self.cell, "repeats", self.repeats, 1, MAX_REPEATS)
@@ -51,7 +52,7 @@ class Stage:
 
 @dataclass(frozen=True)
 class NetSpec:
-    """A whole network. Built by `network.build`, counted by `network.count`.
+    """A whole network. Built by `network.build`, counted by `counting.count`.
 
     The constructor walks the shapes through every block (the same walk as `count`), so an invalid
     spec (mismatched groups, a feature map shrunk to nothing, a head on a neck) never exists.
@@ -82,8 +83,6 @@ class NetSpec:
                     raise SpecError(f"stage block {block.cell} is not a body cell")
         if self.neck is not None and table[self.neck.cell].role != "neck":
             raise SpecError(f"neck {self.neck.cell} is not a neck cell")
-        from search_spaces.network import walk  # the validating walk; network imports this module
-
         object.__setattr__(self, "_cost", walk(self))  # not a field: no part of equality, JSON or digest
 
     def to_dict(self) -> dict[str, Any]:

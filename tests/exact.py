@@ -13,7 +13,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from search_spaces import cells
 from search_spaces.cost import Shape
-from search_spaces.network import build, count
+from search_spaces.counting import count
+from search_spaces.network import build
 from search_spaces.spec import NetSpec
 
 BATCH = 2  # not 1, so that a cost that forgets the batch or mixes it in is caught

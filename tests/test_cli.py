@@ -76,8 +76,10 @@ def test_python_dash_m_entry_point():
 
 
 def test_backbones_command_shows_reference_figures_exactly(capsys):
-    # references typed from ../shared/reference/backbones.md: torchvision resnet50 (v1.5) 25,557,032 params,
-    # 4,089,184,256 multiply-adds; torchvision mobilenet_v2 3,504,872 params, 0.3008 G multiply-adds (rounded)
+    # references: torchvision resnet50 (v1.5) 25,557,032 params (torchvision 0.28.0 models/resnet.py `_meta`
+    # num_params), 4,089,184,256 multiply-adds (fvcore 0.1.5 conv + linear count on torchvision 0.28.0 resnet50,
+    # random weights; `_ops` 4.089); torchvision mobilenet_v2 3,504,872 params (models/mobilenetv2.py `_meta`
+    # num_params), 0.3008 G multiply-adds (the same fvcore measurement, rounded)
     code, out, _ = run(capsys, "backbones", "resnet50", "mobilenet_v2")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 4 and lines[0].split()[:3] == ["backbone", "res", "params"]

@@ -3,20 +3,28 @@ import dataclasses
 
 import pytest
 
-from scaling.compound import CompoundScaling, ScalingError, feasible_grid, largest_phi, scale, scale_resolution
+from scaling.compound import (
+    CompoundScaling,
+    ScalingError,
+    feasible_grid,
+    largest_phi,
+    scale,
+    scale_resolution,
+)
 from scaling.spaces import CoefficientSpace, PhiSpace
 from search_spaces import backbones
+from search_spaces.counting import count
 from search_spaces.errors import SpecError
-from search_spaces.network import count
-from search_spaces.scale import make_divisible
+from search_spaces.rounding import make_divisible
 
-# (width, depth, resolution) per model: tensorflow/tpu efficientnet_builder.efficientnet_params (backbones.md §2)
+# (width, depth, resolution) per model: tensorflow/tpu models/official/efficientnet/efficientnet_builder.py
+# efficientnet_params (the same as torchvision 0.28.0 efficientnet.py _efficientnet_conf)
 PUBLISHED = {
     "efficientnet_b1": (1.0, 1.1, 240), "efficientnet_b2": (1.1, 1.2, 260), "efficientnet_b3": (1.2, 1.4, 300),
     "efficientnet_b4": (1.4, 1.8, 380), "efficientnet_b5": (1.6, 2.2, 456), "efficientnet_b6": (1.8, 2.6, 528),
     "efficientnet_b7": (2.0, 3.1, 600),
 }
-# torchvision num_params (backbones.md §2)
+# torchvision 0.28.0 torchvision/models/efficientnet.py `_meta` num_params
 PARAMS = {"efficientnet_b1": 7_794_184, "efficientnet_b2": 9_109_994, "efficientnet_b3": 12_233_232,
           "efficientnet_b4": 19_341_616, "efficientnet_b5": 30_389_784, "efficientnet_b6": 43_040_704,
           "efficientnet_b7": 66_347_960}

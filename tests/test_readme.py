@@ -18,8 +18,9 @@ def test_readme_python_example_runs():
             exec(line, namespace)
     ns = namespace
     assert searched
-    # what the example's comments say: torchvision resnet50's 4,089,184,256 multiply-adds and 25,557,032
-    # parameters (backbones.md), B3 a point of mobile, a sample within its budget, phi 2 at 224 * 1.15^2 px
+    # what the example's comments say: torchvision resnet50's 4,089,184,256 multiply-adds (fvcore 0.1.5 conv +
+    # linear count on torchvision 0.28.0 resnet50) and 25,557,032 parameters (torchvision/models/resnet.py
+    # `_meta` num_params), B3 a point of mobile, a sample within its budget, phi 2 at 224 * 1.15^2 px
     assert (ns["count"](ns["spec"]).macs, ns["count"](ns["spec"]).params) == (4_089_184_256, 25_557_032)
     assert ns["space"].contains(ns["backbones"].get("efficientnet_b3"))
     assert ns["count"](ns["candidate"]).macs <= 300_000_000

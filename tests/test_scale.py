@@ -8,7 +8,8 @@ from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import DSConvArgs, MBConvArgs
 from search_spaces.errors import SpecError
-from search_spaces.scale import make_divisible, multiply
+from search_spaces.rounding import make_divisible
+from search_spaces.scale import multiply
 from search_spaces.spec import Block, NetSpec, Stage
 
 
@@ -38,7 +39,8 @@ def test_multiply_by_one_is_the_identity(name):
     assert multiply(spec) == spec
 
 
-# backbones.md section 2a, "Per-stage (repeats, out-channels) after scaling" (torchvision builders [M]):
+# per-stage (repeats, out channels) read off torchvision 0.28.0 efficientnet_b1..b7 as built
+# (torchvision/models/efficientnet.py _efficientnet_conf(width_mult, depth_mult)):
 # (width, depth): (stem, [(repeats, out) per stage], head conv)
 EFFICIENTNET_STAGES = {
     (1.0, 1.1): (32, [(2, 16), (3, 24), (3, 40), (4, 80), (4, 112), (5, 192), (2, 320)], 1280),
@@ -109,7 +111,7 @@ def test_bad_multipliers(kwargs, message):
 
 def test_depth_repeats_only_blocks_whose_copies_keep_the_shape():
     from search_spaces import backbones
-    from search_spaces.network import count
+    from search_spaces.counting import count
 
     vgg = multiply(backbones.get("vgg16"), depth=1.5)  # conv rows 2,2,3,3,3 -> 3,3,5,5,5; the five pools stay single
     convs = [b.repeats for s in vgg.stages for b in s.blocks if b.cell == "conv"]

@@ -6,8 +6,8 @@ import pytest
 
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpecError
-from search_spaces.network import count
 from search_spaces.spec import Block, NetSpec, Stage, from_json
 from tests.exact import assert_exact_network
 

@@ -7,7 +7,7 @@ SqueezeNet's stages open with a max pool, since its last fire module feeds the c
 """
 from __future__ import annotations
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.fire import FireArgs
 from search_spaces.cells.head import ClassifierArgs, ConvClassifierArgs

@@ -6,7 +6,7 @@ applies, so the head is global pooling and one linear layer.
 """
 from __future__ import annotations
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import BnActArgs, ConvArgs, PoolArgs
 from search_spaces.cells.dense import DenseArgs, TransitionArgs
 from search_spaces.cells.head import ClassifierArgs

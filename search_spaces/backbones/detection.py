@@ -11,7 +11,7 @@ more parameters (2 x 26,560 BN channels of ResNet-50). Multiply-adds are the sam
 """
 from __future__ import annotations
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.backbones.resnet import resnet_body
 from search_spaces.cells.fpn import FpnArgs
 from search_spaces.spec import Block, NetSpec

@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.inception_v1 import BNInceptionArgs, InceptionV1Args
 from search_spaces.cells.inception_v3 import (
-    InceptionAArgs, InceptionBArgs, InceptionV3CArgs, ReductionAArgs, ReductionBArgs,
+    InceptionAArgs,
+    InceptionBArgs,
+    InceptionV3CArgs,
+    ReductionAArgs,
+    ReductionBArgs,
 )
 from search_spaces.cells.inception_v4 import (
-    InceptionV4CArgs, ResnetAArgs, ResnetBArgs, ResnetReductionBArgs, StemConvArgs, StemPoolArgs,
+    InceptionV4CArgs,
+    ResnetAArgs,
+    ResnetBArgs,
+    ResnetReductionBArgs,
+    StemConvArgs,
+    StemPoolArgs,
 )
 from search_spaces.spec import Block, NetSpec, Stage
 

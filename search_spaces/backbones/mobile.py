@@ -3,18 +3,23 @@
 Each table row is one torchvision/timm stage row. A row whose blocks change width becomes two spec rows,
 the first block then its continuation copies (see `search_spaces.scale`), so every width is explicit.
 EfficientNet-B1..B7 are `multiply(efficientnet_b0, w, d, r)` with the published (w, d, r) triples.
-Figures: /work/shared/reference/backbones.md (section 1 and section 2).
+Figures (each row's `Reference`): parameters and conv + linear multiply-adds measured (fvcore 0.1.5, random
+weights) on the implementation the row names (torchvision 0.28.0, timm 1.0.31, pytorchcv 0.0.74, the
+dhananjaisharma10/ANTNet reimplementation), which equal torchvision's `_meta` num_params where it has the model;
+paper columns from the papers, official READMEs and the ProxylessNAS training log; EfficientNet (w, d, r) from
+tensorflow/tpu models/official/efficientnet/efficientnet_builder.py efficientnet_params.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Callable
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import AntArgs, ConvHeadArgs, DSConvArgs, MBConvArgs
-from search_spaces.scale import make_divisible, multiply
+from search_spaces.rounding import make_divisible
+from search_spaces.scale import multiply
 from search_spaces.spec import Block, NetSpec, Stage
 
 # A stage row: (expand ratio, out channels, repeats, first stride, kernel, SE)

@@ -13,7 +13,7 @@ The 1x1 conv to 1280 is the last block of the last stage (our heads hold no conv
 """
 from __future__ import annotations
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.backbones.randwire_edges import REGULAR_SEED0, SMALL_SEED0
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs

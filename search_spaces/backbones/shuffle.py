@@ -8,7 +8,7 @@ no bias, and its 2.0x has dropout 0.2 before the classifier.
 """
 from __future__ import annotations
 
-from search_spaces.backbones import Backbone, Reference
+from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.shuffle import ShuffleV1Args, ShuffleV2Args

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cost import Cost, Shape, Size2, Tally, norm2d, pool2d
 from search_spaces.errors import check_choice, check_int, check_kernel, require
 

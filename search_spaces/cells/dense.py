@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cost import Cost, Shape, conv2d, norm2d, pool2d
 from search_spaces.errors import check_int
+from search_spaces.rounding import scale_channels
 
 MAX_LAYERS = 128
 
@@ -76,7 +77,6 @@ class DenseBlock(nn.Module):
 
 def _dense_widen(a: DenseArgs, width: float, in_old: int, in_new: int) -> DenseArgs:
     """Width multiplier: the growth rate and the bottleneck scale; the layer count is kept."""
-    from search_spaces.scale import scale_channels  # scale imports the cell registry
 
     return dataclasses.replace(a, growth_rate=scale_channels(a.growth_rate, width),
                                bottleneck_channels=scale_channels(a.bottleneck_channels, width))

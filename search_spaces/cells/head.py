@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import ACTIVATIONS, activation
 from search_spaces.cost import Cost, Shape, Tally, conv2d
 from search_spaces.errors import check_choice, check_float, check_int

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import ACTIVATIONS, activation
 from search_spaces.cost import Cost, Shape, conv2d, norm2d
 from search_spaces.errors import check_choice, check_int, require

@@ -20,10 +20,11 @@ from typing import Any, Callable, Union
 import torch
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
 from search_spaces.cost import Cost, Shape, Size2, pool2d
 from search_spaces.errors import check_choice, check_int, check_kernel, require
+from search_spaces.rounding import scale_channels
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,6 @@ def widen_branches(args: Any, width: float, in_old: int, in_new: int) -> Any:
     """Width-multiplier hook of every Inception cell: each branch width (the `ch*` fields, ints or tuples,
     `pool_proj` and `out_channels`) goes through the toolkit's one rounding rule; a 0 (absent branch or
     pass-through pool) stays 0. The input width needs no change: branches infer it."""
-    from search_spaces.scale import scale_channels  # lazy: scale imports the cell registry
 
     def one(value: int) -> int:
         return value if value == 0 else scale_channels(value, width)

@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search_spaces.cells.inception_v1 import Branch, Conv, Pool, branch_cell, check_widths, expanded
+from search_spaces.cells.inception_v1 import (
+    Branch,
+    Conv,
+    Pool,
+    branch_cell,
+    check_widths,
+    expanded,
+)
 from search_spaces.errors import check_int, check_kernel
 
 

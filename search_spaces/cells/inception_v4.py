@@ -17,10 +17,18 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import ACTIVATIONS, activation
 from search_spaces.cells.inception_v1 import (
-    Branch, Conv, Pool, branch_cell, branch_channels, branches_cost, build_branches, check_widths, expanded,
+    Branch,
+    Conv,
+    Pool,
+    branch_cell,
+    branch_channels,
+    branches_cost,
+    build_branches,
+    check_widths,
+    expanded,
     widen_branches,
 )
 from search_spaces.cost import Cost, Shape, conv2d

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
 from search_spaces.cells.attention import SqueezeExcite
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
 from search_spaces.cost import Cost, Shape, Tally
 from search_spaces.errors import check_choice, check_int, check_kernel, require
+from search_spaces.rounding import make_divisible, scale_channels
 
 BLOCK_ACTIVATIONS = ("relu", "relu6", "hardswish", "silu")
 GATES = ("sigmoid", "hardsigmoid")
@@ -89,14 +90,12 @@ def _mbconv_cost(a: MBConvArgs, shape: Shape) -> tuple[Cost, Shape]:
 
 def _ratio_width(value: int, old_base: int, new_base: int) -> int:
     """`value` kept at the same multiple of its base channel count (rounded by the one rule)."""
-    from search_spaces.scale import make_divisible  # scale imports the cell registry
 
     return new_base if value == old_base else make_divisible(new_base * value / old_base)
 
 
 def _mbconv_widen(a: MBConvArgs, width: float, in_old: int, in_new: int) -> MBConvArgs:
     """Width multiplier: out scaled, expansion ratio kept, SE = max(1, int(in_new * se_ratio))."""
-    from search_spaces.scale import scale_channels
 
     se = max(1, in_new * a.se_channels // in_old) if a.se_channels else 0
     return dataclasses.replace(a, out_channels=scale_channels(a.out_channels, width),
@@ -196,7 +195,6 @@ def _ant_cost(a: AntArgs, shape: Shape) -> tuple[Cost, Shape]:
 
 def _ant_widen(a: AntArgs, width: float, in_old: int, in_new: int) -> AntArgs:
     """Width multiplier: out scaled, expansion ratio and attention reduction ratio kept."""
-    from search_spaces.scale import scale_channels
 
     mid = _ratio_width(a.mid_channels, in_old, in_new)
     return dataclasses.replace(a, out_channels=scale_channels(a.out_channels, width), mid_channels=mid,

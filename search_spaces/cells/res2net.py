@@ -17,9 +17,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
-from search_spaces.cells.residual import ResidualBlock, check_flag, shortcut, shortcut_cost
+from search_spaces.cells.residual import (
+    ResidualBlock,
+    check_flag,
+    shortcut,
+    shortcut_cost,
+)
 from search_spaces.cost import Cost, Shape
 from search_spaces.errors import check_int, require
 

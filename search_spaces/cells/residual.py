@@ -24,12 +24,18 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
-from search_spaces.cells.attention import SpatialAttention, SqueezeExcite, se_cost, spatial_attention_cost
+from search_spaces.cells.attention import (
+    SpatialAttention,
+    SqueezeExcite,
+    se_cost,
+    spatial_attention_cost,
+)
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
 from search_spaces.cells.hetconv import MAX_PART, HetConv2d, hetconv_cost
 from search_spaces.cost import ZERO, Cost, Shape, norm2d
 from search_spaces.errors import SpecError, check_choice, check_int, require
+from search_spaces.rounding import scale_channels
 
 
 class ResidualBlock(nn.Module):
@@ -205,7 +211,6 @@ def _scaled(value: int, old_base: int, new_base: int) -> int:
 
 def _basic_widen(a: BasicArgs, width: float, in_old: int, in_new: int) -> BasicArgs:
     """Width multiplier: out scaled by the one rounding rule, SE kept at its fraction of out."""
-    from search_spaces.scale import scale_channels  # scale imports the cell registry
 
     out = scale_channels(a.out_channels, width)
     return dataclasses.replace(a, out_channels=out, se_channels=_scaled(a.se_channels, a.out_channels, out))
@@ -216,7 +221,6 @@ def _bottleneck_widen(a: BottleneckArgs, width: float, in_old: int, in_new: int)
     (pycls's RegNet rule: mid becomes a multiple of it) and HetConv's part still divides mid. SE keeps its
     fraction of what its reference sizes it by: the block input after the 3x3 (RegNetY: round(in / 4)),
     the block output after the last conv (SE-ResNet: out / 16)."""
-    from search_spaces.scale import scale_channels  # scale imports the cell registry
 
     out = scale_channels(a.out_channels, width)
     unit = a.mid_channels // a.groups if a.groups > 1 else a.part

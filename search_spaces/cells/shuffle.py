@@ -26,10 +26,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from search_spaces.cells import Cell
+from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
 from search_spaces.cost import Cost, Shape, pool2d
 from search_spaces.errors import check_choice, check_int, check_kernel, require
+from search_spaces.rounding import make_divisible, scale_channels
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -71,7 +72,6 @@ def _v1_repeat(a: ShuffleV1Args) -> ShuffleV1Args:
 def _v1_widen(a: ShuffleV1Args, width: float, in_old: int, in_new: int) -> ShuffleV1Args:
     """Width multiplier keeping the unit valid: widths scale to multiples of the groups; a stride-1 unit
     outputs its input width, a stride-2 unit its new input plus the scaled main branch."""
-    from search_spaces.scale import make_divisible  # scale imports the cell registry
 
     def scaled(value: int) -> int:
         return value if width == 1.0 else make_divisible(value * width, a.groups)
@@ -170,7 +170,6 @@ def _v2_repeat(a: ShuffleV2Args) -> ShuffleV2Args:
 def _v2_widen(a: ShuffleV2Args, width: float, in_old: int, in_new: int) -> ShuffleV2Args:
     """Width multiplier keeping the split: a width that was half the output stays half of the new output,
     a projection as wide as the input (Megvii) stays as wide as the new input, others scale."""
-    from search_spaces.scale import scale_channels  # scale imports the cell registry
 
     out = scale_channels(a.out_channels, width)
     mid = out // 2 if 2 * a.mid_channels == a.out_channels else scale_channels(a.mid_channels, width)

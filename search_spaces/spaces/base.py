@@ -17,8 +17,8 @@ import random
 from abc import ABC, abstractmethod
 from typing import Any, Iterator, Sequence
 
+from search_spaces.counting import count
 from search_spaces.errors import BudgetError, SpaceError, SpecError
-from search_spaces.network import count
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]

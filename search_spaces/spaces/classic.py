@@ -21,7 +21,7 @@ from typing import Any
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.fire import FireArgs
 from search_spaces.cells.head import ClassifierArgs, ConvClassifierArgs
-from search_spaces.scale import scale_channels
+from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spaces.multipliers import base_depth, base_width, depth, encode_first
 from search_spaces.spec import Block, NetSpec, Stage

@@ -13,7 +13,7 @@ from typing import Any
 from search_spaces.cells.conv import BnActArgs, ConvArgs, PoolArgs
 from search_spaces.cells.dense import DenseArgs, TransitionArgs
 from search_spaces.cells.head import ClassifierArgs
-from search_spaces.scale import scale_channels
+from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spaces.multipliers import base_depth, base_width, depth, encode_first
 from search_spaces.spec import Block, NetSpec, Stage

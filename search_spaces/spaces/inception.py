@@ -29,7 +29,7 @@ from search_spaces.backbones.inception import (
     inception_v4_spec,
 )
 from search_spaces.errors import SpaceError
-from search_spaces.scale import scale_channels
+from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import Block, NetSpec, Stage
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from search_spaces.cells import stride_one
+from search_spaces.cells.base import stride_one
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import AntArgs, ConvHeadArgs, DSConvArgs, MBConvArgs
 from search_spaces.cost import Shape
-from search_spaces.network import rows_cost
-from search_spaces.scale import make_divisible, scale_channels
+from search_spaces.counting import rows_cost
+from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space, check_budget
 from search_spaces.spaces.multipliers import (
     Unreachable,

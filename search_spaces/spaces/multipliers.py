@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from search_spaces.errors import SpaceError, SpecError
-from search_spaces.scale import scale_channels
+from search_spaces.rounding import scale_channels
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]

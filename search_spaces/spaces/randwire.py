@@ -22,7 +22,7 @@ from search_spaces import graphs
 from search_spaces.backbones.randwire import REGIMES, randwire_spec, stage_nodes
 from search_spaces.errors import SpaceError, SpecError
 from search_spaces.graphs import Dag
-from search_spaces.scale import make_divisible
+from search_spaces.rounding import make_divisible
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import NetSpec
 

@@ -30,7 +30,7 @@ from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.res2net import Res2NetArgs
 from search_spaces.cells.residual import BasicArgs, BottleneckArgs
 from search_spaces.errors import SpaceError
-from search_spaces.scale import scale_channels
+from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import Block, NetSpec, Stage
 

@@ -20,7 +20,7 @@ from typing import Any
 from search_spaces.cells.conv import ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.shuffle import ShuffleV1Args, ShuffleV2Args
-from search_spaces.scale import make_divisible, scale_channels
+from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spaces.multipliers import (
     Unreachable,

@@ -56,8 +56,15 @@ def test_json_round_trip_and_identity_multiplier(name):
 
 def typed_references() -> dict[str, tuple[int, int, int, int | None]]:
     """name -> (params, macs, macs tolerance, resolution or None), from every family file's table, each
-    row typed there from an outside source (shared/reference/backbones.md and the sources it cites)."""
-    from tests.backbones import test_classic, test_dense, test_inception, test_mobile, test_resnet, test_shuffle
+    row typed there from an outside source (the reference implementation, README or paper cited on its line)."""
+    from tests.backbones import (
+        test_classic,
+        test_dense,
+        test_inception,
+        test_mobile,
+        test_resnet,
+        test_shuffle,
+    )
 
     typed = {}
     for module in (test_classic, test_dense, test_inception, test_resnet, test_shuffle):

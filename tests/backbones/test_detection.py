@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from search_spaces.backbones import get, reference
-from search_spaces.network import build, count
+from search_spaces.counting import count
+from search_spaces.network import build
 
 # Reference figures, typed here from outside our code (derivations, not our output):
-RESNET50_PARAMS = 25_557_032  # torchvision resnet50 num_params [backbones.md section 1]
-RESNET50_MACS = 4_089_184_256  # torchvision resnet50 conv+fc MACs at 224 [backbones.md section 1, M]
+RESNET50_PARAMS = 25_557_032  # torchvision resnet50 num_params [torchvision 0.28 models/resnet.py _meta]
+RESNET50_MACS = 4_089_184_256  # torchvision 0.28 resnet50 conv+fc MACs at 224 [measured, fvcore 0.1.5]
 FC_PARAMS, FC_MACS = 2048 * 1000 + 1000, 2048 * 1000  # the FC that resnet_fpn_backbone drops
 RESNET50_BN_PARAMS = 2 * 26_560  # BN channels: 64 + 1408 + 3584 + 10240 + 11264 (stem, layer1..4 with downsample)
 # torchvision FeaturePyramidNetwork(in_channels_list=[256, 512, 1024, 2048], out_channels=256), convs with bias:

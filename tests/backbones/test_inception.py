@@ -1,39 +1,43 @@
 """GoogLeNet, BN-Inception, Inception-v3, Inception-v4 and Inception-ResNet-v2 against outside figures
-(typed here from shared/reference/backbones.md or measured on the public reference file, never computed by
-our code): exact parameters, multiply-adds exact or within the printed rounding, exact against PyTorch's own
-count, stage shapes as the reference sources print them, a real forward pass, and JSON."""
+(typed here from the reference implementations cited on each line, measured on them or read from their source,
+never computed by our code): exact parameters, multiply-adds exact or within the printed rounding, exact
+against PyTorch's own count, stage shapes as the reference sources print them, a real forward pass, and JSON.
+
+[M]: measured on the named public implementation with random weights (parameter numels; fvcore
+0.1.5 conv + linear multiply-adds; torch 2.13.0+cpu, torchvision 0.28.0, timm 1.0.31, pytorchcv 0.0.74).
+[S:tv]: read from the `_meta` dict (num_params, _ops) in torchvision 0.28.0 torchvision/models/<file>.py."""
 
 import pytest
 
-from search_spaces.network import stage_shapes
 from search_spaces import count
 from search_spaces.backbones import get, reference
 from search_spaces.backbones.inception import BACKBONES
 from search_spaces.cost import Shape
+from search_spaces.counting import stage_shapes
 from search_spaces.scale import multiply
 from tests.exact import assert_exact_network
 
 G = 10**9
 # name: (params, macs, macs_tol): conv + linear multiply-adds; tolerance = half the last printed digit
 REFERENCE = {
-    # backbones.md main table [M][S:tv], without aux; MACs exact from its counting-conventions note 1
+    # torchvision googlenet.py [M][S:tv], without aux; MACs exact: the fvcore count, 1,498,376,192 (`_ops` 1.498)
     "googlenet": (6_624_904, 1_498_376_192, 0),
-    # backbones.md "GoogLeNet (5x5 fixed)" row [M], with BN
+    # [M] torchvision googlenet with its "5x5" branch made 5x5 (torchvision uses 3x3, vision#906), with BN
     "googlenet_5x5": (7_005_832, 1.5827 * G, 50_000),
     # measured on Cadene pretrainedmodels 0.7.4 models/bninception.py (torch 2.13, random weights,
     # FlopCounterMode total / 2, 1x3x224x224)
     "inception_v2": (11_295_240, 2_032_600_064, 0),
-    # backbones.md Inception v3 row [M]: without AuxLogits (= timm); 5.7132 G at 299
+    # [M] torchvision inception_v3 without AuxLogits (= timm inception_v3); 5.7132 G at 299
     "inception_v3": (23_834_568, 5.7132 * G, 50_000),
-    # backbones.md Inception v4 row [M] (timm); 12.2540 G at 299
+    # [M] timm inception_v4 (TF port; pytorchcv inceptionv4 identical); 12.2540 G at 299
     "inception_v4": (42_679_816, 12.2540 * G, 50_000),
-    # backbones.md Inception-ResNet-v2 row [M] (timm); 13.1558 G at 299
+    # [M] timm inception_resnet_v2; 13.1558 G at 299
     "inception_resnet_v2": (55_843_464, 13.1558 * G, 50_000),
 }
 # exact MACs measured on Cadene pretrainedmodels 0.7.4 inceptionv4.py / inceptionresnetv2.py at 299 (the
 # files timm's ports come from; same params as above), FlopCounterMode total / 2
 EXACT_MACS = {"inception_v4": 12_253_974_624, "inception_resnet_v2": 13_155_794_016}
-# with the training-only auxiliary classifiers: backbones.md [M] (googlenet weights=None build) and
+# with the training-only auxiliary classifiers: [M] torchvision googlenet(weights=None) build (aux_logits=True) and
 # torchvision inception_v3 num_params [S:tv]
 WITH_AUX = {"googlenet": 13_004_888, "inception_v3": 27_161_264}
 NAMES = [row.name for row in BACKBONES]

@@ -5,10 +5,11 @@ import pytest
 
 from search_spaces.backbones import get, reference
 from search_spaces.backbones.randwire import randwire_ws
-from search_spaces.network import count
+from search_spaces.counting import count
 
-# Paper figures, mean over 5 random WS(4, 0.75) instances (Xie et al. 2019, Tables 3 and 4), as quoted in
-# /work/shared/reference/backbones.md section 3: (regime, C, params, FLOPs = multiply-adds).
+# Paper figures, mean over 5 random WS(4, 0.75) instances (Xie et al. 2019, Tables 3 and 4): (regime, C, params,
+# FLOPs = multiply-adds). [S: ...]: as quoted by a NAS-survey README table row ("RandWire-WS 25.3+-0.25 err,
+# 5.6 M, 583+-6.2") and the paperswithcode listing; [R]: recalled from the paper, not yet checked against the PDF.
 PAPER = {
     "randwire_ws_small": ("small", 78, 5_600_000, 583_000_000),  # 5.6 +- 0.1 M, 583 +- 6.2 M [S: NAS-table README]
     "randwire_ws_regular": ("regular", 109, 31_900_000, 4_000_000_000),  # 31.9 +- 0.66 M, 4.0 +- 0.09 B [R]

@@ -1,6 +1,10 @@
-"""The residual family's named backbones against outside figures (typed here from
-shared/reference/backbones.md, never computed by our code): exact parameters, multiply-adds exact or
-within the printed rounding, exact against PyTorch's own count, a real forward pass, and JSON."""
+"""The residual family's named backbones against outside figures (typed here from the reference
+implementations cited on each line, never computed by our code): exact parameters, multiply-adds exact or
+within the printed rounding, exact against PyTorch's own count, a real forward pass, and JSON.
+
+[M]: measured on the named public implementation with random weights (parameter numels; fvcore
+0.1.5 conv + linear multiply-adds; torch 2.13.0+cpu, torchvision 0.28.0, timm 1.0.31, pytorchcv 0.0.74).
+[S:tv]: read from the `_meta` dict (num_params, _ops) in torchvision 0.28.0 torchvision/models/<file>.py."""
 
 
 from search_spaces import count
@@ -10,28 +14,29 @@ from search_spaces.backbones.resnet import BACKBONES, resnet_body
 G = 10**9
 # name: (params, macs, macs_tol): conv + linear multiply-adds at 224; tolerance = half the last printed digit
 REFERENCE = {
-    "resnet18": (11_689_512, 1.8141 * G, 50_000),  # [M][S:tv] backbones.md main table
-    "resnet34": (21_797_672, 3.6638 * G, 50_000),  # [M][S:tv]
-    "resnet50": (25_557_032, 4_089_184_256, 0),  # [M][S:tv]; FlopCounterMode 8,178,368,512 / 2
-    "resnet101": (44_549_160, 7.8014 * G, 50_000),  # [M][S:tv]
-    "resnet152": (60_192_808, 11.5136 * G, 50_000),  # [M][S:tv]
-    "resnet50_v1": (25_557_032, 3.8580 * G, 50_000),  # [M] ResNet-50 with the stride on the 1x1
-    "resnext50_32x4d": (25_028_904, 4.2305 * G, 50_000),  # [M][S:tv]
+    "resnet18": (11_689_512, 1.8141 * G, 50_000),  # [M][S:tv] torchvision resnet.py
+    "resnet34": (21_797_672, 3.6638 * G, 50_000),  # [M][S:tv] torchvision resnet.py
+    "resnet50": (25_557_032, 4_089_184_256, 0),  # [M][S:tv] torchvision resnet.py; FlopCounterMode 8,178,368,512 / 2
+    "resnet101": (44_549_160, 7.8014 * G, 50_000),  # [M][S:tv] torchvision resnet.py
+    "resnet152": (60_192_808, 11.5136 * G, 50_000),  # [M][S:tv] torchvision resnet.py
+    "resnet50_v1": (25_557_032, 3.8580 * G, 50_000),  # [M] torchvision resnet50 with the stride on the 1x1
+    "resnext50_32x4d": (25_028_904, 4.2305 * G, 50_000),  # [M][S:tv] torchvision resnet.py
     "seresnet50": (28_088_024, 4.0917 * G, 50_000),  # [M] timm seresnet50 (stride on the 3x3)
     "legacy_seresnet50": (28_088_024, 3.8605 * G, 50_000),  # [M] timm legacy_seresnet50
-    "res2net50_26w_4s": (25_699_120, 4.2552 * G, 50_000),  # [M] timm
-    "res2net101_26w_4s": (45_206_688, 8.0670 * G, 50_000),  # [M] timm
+    "res2net50_26w_4s": (25_699_120, 4.2552 * G, 50_000),  # [M] timm res2net50_26w_4s
+    "res2net101_26w_4s": (45_206_688, 8.0670 * G, 50_000),  # [M] timm res2net101_26w_4s
     "regnetx_600mf": (6_196_040, 0.6009 * G, 50_000),  # [M] timm regnetx_006
     "regnety_600mf": (6_055_160, 0.6012 * G, 50_000),  # [M] timm regnety_006
     "detnet59": (18_372_648, 5.0002 * G, 50_000),  # [M] DetNet_pytorch transcription, stride on 3x3
     "detnet59_v1": (18_372_648, 4.8460 * G, 50_000),  # [M] same, stride on the 1x1 (paper's 4.8 G)
-    "hetconv_resnet50": (18_012_200, 2.8561 * G, 50_000),  # [M] backbones.md section 4, P=4, v1.5 base
+    "hetconv_resnet50": (18_012_200, 2.8561 * G, 50_000),  # [M] tv resnet50, each bottleneck 3x3 as HetConv P=4
 }
 NAMES = [row.name for row in BACKBONES]
 
 
 def test_paper_stride_placement_explains_the_paper_figures():
-    # ResNet-50: paper 3.8e9 vs torchvision 4.089e9; DetNet-59 paper 4.8e9 vs 5.000e9 (backbones.md section 5)
+    # ResNet-50: paper 3.8e9 (He et al. 2016, Table 1; recalled, not checked against the PDF) vs torchvision
+    # 4.089e9 [M]; DetNet-59: paper 4.8e9 (Li et al. 2018, abstract: "DetNet (4.8G FLOPs) backbone") vs 5.000e9 [M]
     for v1, v15, paper in (("resnet50_v1", "resnet50", 3.8 * G), ("detnet59_v1", "detnet59", 4.8 * G)):
         assert abs(count(get(v1)).macs - paper) < 0.06 * G < 0.2 * G < abs(count(get(v15)).macs - paper)
     assert count(get("resnet50_v1")).params == count(get("resnet50")).params

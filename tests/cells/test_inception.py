@@ -7,10 +7,19 @@ from search_spaces import cells
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.inception_v1 import BNInceptionArgs, InceptionV1Args
 from search_spaces.cells.inception_v3 import (
-    InceptionAArgs, InceptionBArgs, InceptionV3CArgs, ReductionAArgs, ReductionBArgs,
+    InceptionAArgs,
+    InceptionBArgs,
+    InceptionV3CArgs,
+    ReductionAArgs,
+    ReductionBArgs,
 )
 from search_spaces.cells.inception_v4 import (
-    InceptionV4CArgs, ResnetAArgs, ResnetBArgs, ResnetReductionBArgs, StemConvArgs, StemPoolArgs,
+    InceptionV4CArgs,
+    ResnetAArgs,
+    ResnetBArgs,
+    ResnetReductionBArgs,
+    StemConvArgs,
+    StemPoolArgs,
 )
 from search_spaces.cost import Shape
 from search_spaces.errors import SpecError

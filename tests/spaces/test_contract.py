@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from search_spaces import backbones, spaces
-from search_spaces.network import build, count
+from search_spaces.counting import count
+from search_spaces.network import build
 from tests.exact import assert_exact_network
 
 SPACES = sorted(spaces.SPACES)

@@ -4,8 +4,8 @@ import pytest
 
 from search_spaces import backbones
 from search_spaces.cells.dense import DenseArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
 from search_spaces.spaces import get
 from search_spaces.spaces.dense import SPACE
 

@@ -5,8 +5,8 @@ import pytest
 
 from search_spaces import backbones
 from search_spaces.cells.inception_v1 import BNInceptionArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.inception import width_fields, width_range

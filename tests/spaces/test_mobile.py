@@ -6,8 +6,8 @@ import random
 import pytest
 
 from search_spaces import backbones
+from search_spaces.counting import count
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.base import OverBudget, RandomTrial, check_budget

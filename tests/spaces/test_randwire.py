@@ -5,8 +5,8 @@ import pytest
 
 from search_spaces import backbones
 from search_spaces.cells.randwire import RandWireArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
 from search_spaces.spaces import get
 from search_spaces.spec import Stage
 

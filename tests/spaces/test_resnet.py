@@ -6,8 +6,8 @@ import pytest
 from search_spaces import backbones
 from search_spaces.cells.res2net import Res2NetArgs
 from search_spaces.cells.residual import BottleneckArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpaceError
-from search_spaces.network import count
 from search_spaces.scale import multiply
 from search_spaces.spaces import get
 from search_spaces.spaces.resnet import bottleneck_width
