@@ -16,7 +16,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from search_spaces import backbones
-from search_spaces.network import build, count, walk
+from search_spaces.counting import count, walk
+from search_spaces.network import build
 
 SETTINGS = {"repeats_walk": 2000, "repeats_build": 5, "threads": 1, "batch": 1}
 

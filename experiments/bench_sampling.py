@@ -29,12 +29,12 @@ import sys
 import time
 
 import torch
+from common import cpu_name
 
 from nas.budget import parse_budget
 from search_spaces.cost import ZERO
-from search_spaces.network import count
+from search_spaces.counting import count
 from search_spaces.spaces import get
-from common import cpu_name
 
 CONFIG = {
     "space": "mobile",

@@ -1,4 +1,4 @@
-"""Trainer overhead: images per second of `nas.train.fit` against a minimal hand-written PyTorch loop.
+"""Trainer overhead: images per second of `nas.training.train.fit` against a minimal hand-written PyTorch loop.
 
 Claim: our proxy trainer (schedule set per step, decay groups, label smoothing, loss checks, accuracy
 counters) trains the same module at >= 0.95x the speed of the plainest loop that does the same work:
@@ -28,10 +28,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.data import Data, DataSource, load, normalize  # noqa: E402
-from nas.evaluate import TrainConfig, adapt  # noqa: E402
 from nas.specs import load_spec  # noqa: E402
-from nas.train import fit, resolve_device  # noqa: E402
+from nas.training.data import Data, DataSource, load, normalize  # noqa: E402
+from nas.training.evaluate import adapt  # noqa: E402
+from nas.training.train import (  # noqa: E402
+    TrainConfig,  # noqa: E402
+    fit,
+    resolve_device,
+)
 from search_spaces.network import build  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -89,7 +93,7 @@ def run(repeats: int, threads: int, device_name: str) -> dict[str, list[float]]:
     ours = TrainConfig(epochs=1, batch_size=SETUP["batch_size"], lr=SETUP["lr"], crop_padding=0, flip=False,
                        device=device.type, threads=threads)
     augmented = dataclasses.replace(ours, crop_padding=4, flip=True)
-    rates: dict[str, list[float]] = {"minimal loop": [], "nas.train.fit": [], "nas.train.fit + crop/flip": []}
+    rates: dict[str, list[float]] = {"minimal loop": [], "nas.training.train.fit": [], "nas.training.train.fit + crop/flip": []}
     for round_ in range(repeats + 1):
         minimal = minimal_epoch(_fresh(spec, data, device), data, SETUP["batch_size"], SETUP["lr"], device)
         plain = fit(_fresh(spec, data, device), data, ours).images_per_second
@@ -115,7 +119,7 @@ def report(rates: dict[str, list[float]], args: argparse.Namespace) -> str:
     """The markdown record: command, machine, versions, the table and the ratio."""
     base = statistics.median(rates["minimal loop"])
     lines = [
-        "# Trainer throughput: nas.train.fit vs a minimal PyTorch loop",
+        "# Trainer throughput: nas.training.train.fit vs a minimal PyTorch loop",
         "",
         f"Command: `.venv/bin/python experiments/bench_train.py --repeats {args.repeats} --threads {args.threads} "
         f"--device {args.device}`",
@@ -131,7 +135,7 @@ def report(rates: dict[str, list[float]], args: argparse.Namespace) -> str:
     for name, values in rates.items():
         lines.append(f"| {name} | {statistics.median(values):.0f} | {min(values):.0f} | {max(values):.0f} | "
                      f"{statistics.median(values) / base:.3f} |")
-    paired = [ours / minimal for ours, minimal in zip(rates["nas.train.fit"], rates["minimal loop"])]
+    paired = [ours / minimal for ours, minimal in zip(rates["nas.training.train.fit"], rates["minimal loop"])]
     lines += ["", f"Ratio (ours / minimal, same work, median of the {len(paired)} paired rounds): "
               f"**{statistics.median(paired):.3f}** (target >= 0.95); per round: "
               + ", ".join(f"{r:.3f}" for r in paired) + "."]

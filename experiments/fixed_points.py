@@ -1,6 +1,6 @@
 """Every named backbone against its reference: are the fixed points the networks they are named after?
 
-Claim: for every named backbone with a published reference, our closed-form count (`search_spaces.network.count`,
+Claim: for every named backbone with a published reference, our closed-form count (`search_spaces.counting.count`,
 multiply-adds of conv and linear weights, bias excluded) gives the reference's parameter count exactly and its
 multiply-adds exactly or within the printed rounding (`macs_tol`). Where the paper's own figures differ from the
 reference implementation, the Reference's `note` says why; the second table lists them.
@@ -17,9 +17,9 @@ import platform
 from pathlib import Path
 
 import torch
-
-from nas.fixed_points import FixedPoint, fixed_points
 from common import cpu_name
+
+from nas.specs import FixedPoint, fixed_points
 
 HERE = Path(__file__).resolve().parent
 COMMAND = ".venv/bin/python experiments/fixed_points.py"

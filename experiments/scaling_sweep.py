@@ -5,10 +5,10 @@ efficientnet_b0 and for resnet18 on the default data, with the command, the tabl
 shows: how the multiply-adds and parameters grow with phi (counted exactly, closed form) and how the proxy
 accuracy of each scaled network moves on the default data.
 
-Method: `nas.sweeps.phi_sweep(base, [0, 1, 2, 3], train=True, config=SearchConfig(run_dir=...))` (one trial per
-phi through the search machinery: random order, FIFO, the proxy recipe `nas.search.PROXY`, the default data),
-then `nas.sweeps.write_sweep`. Each candidate trains at a proxy side proportional to its resolution
-(`nas.runner.proxy_side`: data side x resolution / 224), so a phi 3 network (344 px) trains at 49 px on the
+Method: `nas.search.sweeps.phi_sweep(base, [0, 1, 2, 3], train=True, config=SearchConfig(run_dir=...))` (one trial per
+phi through the search machinery: random order, FIFO, the proxy recipe `nas.training.train.PROXY`, the default data),
+then `nas.search.sweeps.write_sweep`. Each candidate trains at a proxy side proportional to its resolution
+(`nas.search.trial.proxy_side`: data side x resolution / 224), so a phi 3 network (344 px) trains at 49 px on the
 32 px data. One training run per phi (n = 1, training seed 0): no spread is claimed.
 
 Outputs (beside this file): scaling_sweep.md (tables, command, hardware, versions), scaling_sweep.json (rows)
@@ -29,17 +29,21 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from nas.data import DataSource
-from nas.runner import proxy_side
-from nas.search import PROXY, Progress, SearchConfig, versions
-from nas.sweeps import phi_sweep, write_sweep
-from scaling.compound import CompoundScaling
-from search_spaces import backbones
-from search_spaces.network import count
 from common import cpu_name, log
 
+from nas.search.config import SearchConfig
+from nas.search.searcher import Progress
+from nas.search.study import versions
+from nas.search.sweeps import phi_sweep, write_sweep
+from nas.search.trial import proxy_side
+from nas.training.data import DataSource
+from nas.training.train import PROXY
+from scaling.compound import CompoundScaling
+from search_spaces import backbones
+from search_spaces.counting import count
+
 # Always a fresh local Ray: without this, ray.init() joins any `ray start --head` cluster on the machine (another
-# job's) and nas.search._start_ray then fails ("num_cpus and num_gpus must not be provided").
+# job's) and nas.search.run._start_ray then fails ("num_cpus and num_gpus must not be provided").
 os.environ.setdefault("RAY_ADDRESS", "local")
 HERE = Path(__file__).resolve().parent
 CONFIG: dict[str, Any] = {
@@ -157,7 +161,7 @@ def render(results: dict[str, Any]) -> str:
         "Wall time per sweep: " + ", ".join(f"{r['base']} {r['wall_seconds'] / 60:.1f} min" for r in results["sweeps"])
         + "."),
         "",
-        (f"Proxy recipe (`nas.search.PROXY`{'' if epochs == PROXY.epochs else f', epochs reduced to {epochs}'}): "
+        (f"Proxy recipe (`nas.training.train.PROXY`{'' if epochs == PROXY.epochs else f', epochs reduced to {epochs}'}): "
         f"`{json.dumps(results['config']['train'])}`; data `{json.dumps(results['config']['data'])}`."),
         ("FLOPs are multiply-adds of conv and linear weights at the network's own resolution. Each network trains "
         "once (n = 1, seed 0): no spread is measured here, so small differences between neighbouring phis may be "

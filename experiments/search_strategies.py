@@ -6,11 +6,11 @@ spread); and the best network found under 300 M multiply-adds against mobilenet_
 recipe.
 
 Method: `nas.search.search(space="mobile", budget=300M, strategy=S, seed=s, trials=T)` with every other
-setting at its default (the proxy recipe `nas.search.PROXY`, the default data, ASHA, 2 concurrent trials, the
+setting at its default (the proxy recipe `nas.training.train.PROXY`, the default data, ASHA, 2 concurrent trials, the
 named backbones that fit the budget queued first), for S in (evolution, random) and s in (0, 1, 2). Then the
 best trained network of the default strategy (over all its seeds) and mobilenet_v2 are each proxy-trained with
 `nas.evaluate.evaluate(spec, PROXY with seed=s, data)` for s in (0, 1, 2), on the data resized exactly as a
-search trial sees it (`nas.runner.proxy_side`: data side x resolution / 224). FLOPs are multiply-adds.
+search trial sees it (`nas.search.trial.proxy_side`: data side x resolution / 224). FLOPs are multiply-adds.
 
 Outputs (beside this file): search_strategies.md (tables, command, hardware, versions) and
 search_strategies.json (raw results: every trial of every run, the retraining runs). Run directories (the
@@ -31,17 +31,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nas.data import DataSource, load
-from nas.evaluate import evaluate
-from nas.runner import proxy_side
-from nas.search import PROXY, Progress, SearchConfig, search, versions
-from search_spaces import backbones
-from search_spaces.network import count
-from search_spaces.spec import NetSpec, from_json
 from common import cpu_name, log
 
+from nas.search.config import SearchConfig
+from nas.search.run import search
+from nas.search.searcher import Progress
+from nas.search.study import versions
+from nas.search.trial import proxy_side
+from nas.training.data import DataSource, load
+from nas.training.evaluate import evaluate
+from nas.training.train import PROXY
+from search_spaces import backbones
+from search_spaces.counting import count
+from search_spaces.spec import NetSpec, from_json
+
 # Always a fresh local Ray: without this, ray.init() joins any `ray start --head` cluster on the machine (another
-# job's) and nas.search._start_ray then fails ("num_cpus and num_gpus must not be provided").
+# job's) and nas.search.run._start_ray then fails ("num_cpus and num_gpus must not be provided").
 os.environ.setdefault("RAY_ADDRESS", "local")
 HERE = Path(__file__).resolve().parent
 CONFIG: dict[str, Any] = {
@@ -113,7 +118,7 @@ def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
 
 def with_epochs(outcome: dict[str, Any]) -> dict[str, Any]:
     """Add each trial's epochs run and ASHA early stop (kept in the run's study, not in trials.json)."""
-    from nas.search import load_run
+    from nas.search.study import load_run
 
     study, _ = load_run(outcome["run_dir"])
     attrs = {t.number: t.user_attrs for t in study.get_trials(deepcopy=False)}
@@ -368,7 +373,7 @@ def render(results: dict[str, Any]) -> str:
         f"The best network found by {strategies[0]} over all seeds ({describe_best}: search accuracy "
         f"{best['accuracy']:.3f}, {best['macs']:,} multiply-adds) and {config['baseline']} "
         f"({baseline['macs']:,} multiply-adds, just over the budget, so never a search trial), each "
-        "trained with `nas.search.PROXY` (all epochs, no early stop) at training seeds " + ", ".join(map(str, seeds))
+        "trained with `nas.training.train.PROXY` (all epochs, no early stop) at training seeds " + ", ".join(map(str, seeds))
         + " on the data resized as a search trial sees it (proxy side = 32 x resolution / 224)." + also,
         "",
     ] + _retrain_table(results["retrained"]) + [""] + _failures(results["retrained"]) + [

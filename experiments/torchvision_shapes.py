@@ -22,7 +22,8 @@ import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
 from search_spaces import backbones
-from search_spaces.network import build, count
+from search_spaces.counting import count
+from search_spaces.network import build
 
 # our name -> (torchvision builder, keyword arguments making the network our backbone reproduces)
 TORCHVISION = {

@@ -28,9 +28,10 @@ from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from experiments.bench_train import cpu_name  # noqa: E402
-from nas.data import load  # noqa: E402
-from nas.evaluate import TrainConfig, evaluate  # noqa: E402
-from nas.proxies import PROXIES, score  # noqa: E402
+from nas.training.data import load  # noqa: E402
+from nas.training.evaluate import evaluate  # noqa: E402
+from nas.training.proxies import PROXIES, score  # noqa: E402
+from nas.training.train import TrainConfig  # noqa: E402
 from search_spaces.cells.conv import ConvArgs  # noqa: E402
 from search_spaces.cells.head import ClassifierArgs  # noqa: E402
 from search_spaces.cells.mbconv import MBConvArgs  # noqa: E402

@@ -1,13 +1,16 @@
-"""Getting specs from what users type: a backbone name or a spec JSON file."""
+"""Specs from what users type (a backbone name or a spec JSON file), their cost summary, and every named
+backbone's count paired with its reference figures (`nas backbones`)."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.files import writable_file
 from search_spaces import backbones
+from search_spaces.counting import count
 from search_spaces.errors import SpecError
-from search_spaces.network import count
 from search_spaces.spec import NetSpec, from_json
 
 MAX_SPEC_BYTES = 10 * 2**20
@@ -36,8 +39,6 @@ def load_spec(ref: str, resolution: int | None = None) -> NetSpec:
 
 def save_spec(spec: NetSpec, path: str | Path) -> Path:
     """Write `spec` as JSON to `path` (its directory created); OutputError when it cannot be written."""
-    from nas.files import writable_file
-
     path = writable_file(path)
     path.write_text(spec.to_json() + "\n")
     return path
@@ -54,3 +55,43 @@ def cost_summary(spec: NetSpec) -> dict[str, Any]:
         "activations": cost.acts,
         "blocks": sum(b.repeats for s in spec.stages for b in s.blocks),
     }
+
+
+@dataclass(frozen=True)
+class FixedPoint:
+    """Our count of a backbone against its reference (None where the reference publishes no figure)."""
+
+    name: str
+    family: str
+    resolution: int
+    params: int
+    macs: int
+    ref_params: int | None
+    ref_macs: int | None
+    ref_macs_tol: int
+    source: str
+    paper: str
+    note: str
+
+    @property
+    def params_match(self) -> bool | None:
+        return None if self.ref_params is None else self.params == self.ref_params
+
+    @property
+    def macs_match(self) -> bool | None:
+        return None if self.ref_macs is None else abs(self.macs - self.ref_macs) <= self.ref_macs_tol
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"params_match": self.params_match, "macs_match": self.macs_match}
+
+
+def fixed_points(names: list[str] | None = None) -> list[FixedPoint]:
+    """Count every backbone (or those named) and pair it with its reference."""
+    rows = []
+    for name in names or backbones.names():
+        row = backbones.row(name)
+        cost = count(row.make())
+        ref = row.reference
+        rows.append(FixedPoint(name, row.family, row.resolution, cost.params, cost.macs, ref.params, ref.macs,
+                               ref.macs_tol, ref.source, ref.paper, ref.note))
+    return rows

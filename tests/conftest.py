@@ -23,6 +23,7 @@ def ray_local():
 def plain_space(monkeypatch):
     """The tiny literal space `plain` (tests/spaces/test_base.py) registered as the only space."""
     from search_spaces import spaces
+    from tests.helpers import only_spaces
     from tests.spaces.test_base import Plain
 
-    monkeypatch.setattr(spaces, "SPACES", {"plain": Plain()})
+    monkeypatch.setattr(spaces, "SPACES", only_spaces(Plain()))

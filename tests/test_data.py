@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from nas.data import DataError, DataSource, augment, load, normalize, parse_data
+from nas.training.data import (
+    DataError,
+    DataSource,
+    augment,
+    load,
+    normalize,
+    parse_data,
+)
 
 
 def _cifar_batch(path, n, label_key, classes, seed):

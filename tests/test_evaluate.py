@@ -5,13 +5,14 @@ import json
 import pytest
 
 from nas.cli import main
-from nas.data import DataSource, load
-from nas.evaluate import ConfigError, Metrics, TrainConfig, adapt, evaluate
-from nas.proxies import score
+from nas.training.data import DataSource, load
+from nas.training.evaluate import Metrics, adapt, evaluate
+from nas.training.proxies import score
+from nas.training.train import ConfigError, TrainConfig
 from search_spaces.cells.conv import ConvArgs
+from search_spaces.counting import count
 from search_spaces.errors import SpecError
 from search_spaces.spec import Block
-from search_spaces.network import count
 from tests.test_train import tiny_spec
 
 FAST = TrainConfig(epochs=1, batch_size=32, lr=0.1, threads=1)
@@ -102,9 +103,9 @@ def test_cli_train_says_when_nothing_trained(tmp_path, capsys, monkeypatch):
     assert out[1].endswith("(failed: the network has a neck (feature outputs), not a classifier head to train)")
     assert out[4].endswith("(no epoch completed)")
     # a run that fails inside its first epoch ran it, but completed none: "failed in epoch 1 of 2", no rate
-    import nas.train
+    import nas.training.train
 
-    monkeypatch.setattr(nas.train, "_check_loss", lambda window, limit, epoch, step: f"loss became nan at epoch {epoch} step {step}")
+    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, limit, epoch, step: f"loss became nan at epoch {epoch} step {step}")
     path = tmp_path / "tiny.json"
     path.write_text(tiny_spec().to_json())
     assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "2"]) == 0

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from nas.cli import main
-from nas.export import export, front_spec
 from nas.files import OutputError, check_directory, writable_directory, writable_file
-from nas.records import DIGEST, MACS, PARAMS, SPEC, STATUS
+from nas.search.export import export, front_spec
+from nas.search.records import DIGEST, MACS, PARAMS, SPEC, STATUS
 from search_spaces import backbones
-from search_spaces.network import count
+from search_spaces.counting import count
 from search_spaces.spec import from_json
 
 

@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from nas.data import DataSource, load, normalize
-from nas.evaluate import adapt
-from nas.proxies import PROXIES, naswot, score, synflow
+from nas.training.data import DataSource, load, normalize
+from nas.training.evaluate import adapt
+from nas.training.proxies import PROXIES, naswot, score, synflow
 from search_spaces.errors import NasError
 from search_spaces.network import build
 from tests.test_train import tiny_spec

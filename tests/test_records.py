@@ -2,9 +2,9 @@
 import optuna
 import pytest
 
-from nas.evolution import PARENT, AgingEvolution, dominates
-from nas.records import TrialRecord, hypervolume, pareto_front
-from nas.search import mask_url
+from nas.search.records import TrialRecord, hypervolume, pareto_front
+from nas.search.strategies import PARENT, AgingEvolution, dominates
+from nas.search.study import mask_url
 
 
 def rec(number, accuracy, macs, status="trained", digest=None):
@@ -60,7 +60,7 @@ def test_evolution_children_differ_from_their_parent_in_one_parameter():
 
 
 def test_proxy_side_follows_the_candidate_resolution():
-    from nas.runner import proxy_side
+    from nas.search.trial import proxy_side
 
     assert proxy_side(28, 224, 224) == 28  # a 224 px network trains at the data's own side
     assert proxy_side(32, 256, 224) == 37  # 32 * 256 / 224 = 36.6
@@ -69,7 +69,7 @@ def test_proxy_side_follows_the_candidate_resolution():
 
 
 def test_describe_gives_every_stage_its_blocks_and_output_width():
-    from nas.records import describe
+    from nas.search.records import describe
     from search_spaces import backbones
 
     # paper tables: MobileNetV2 rows (n, c) = (1, 16) (2, 24) (3, 32) (4, 64) (3, 96) (3, 160) (1, 320);

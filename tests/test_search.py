@@ -6,14 +6,17 @@ import re
 import optuna
 import pytest
 
-from nas.data import DataSource
-from nas.evaluate import TrainConfig
-from nas.search import SearchConfig, SearchError, report, search
+from nas.search.config import SearchConfig, SearchError
+from nas.search.results import report
+from nas.search.run import search
+from nas.training.data import DataSource
+from nas.training.train import TrainConfig
 from search_spaces import spaces
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.errors import BudgetError
 from search_spaces.spec import Block, NetSpec, Stage
+from tests.helpers import only_spaces
 from tests.spaces.test_base import Plain
 
 DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64)
@@ -68,7 +71,7 @@ class Narrow(Plain):
 
 
 def test_duplicates_are_not_trained_twice(tmp_path, ray_local, monkeypatch):
-    monkeypatch.setattr(spaces, "SPACES", {"plain": Narrow()})
+    monkeypatch.setattr(spaces, "SPACES", only_spaces(Narrow()))
     search(config(tmp_path, trials=2, max_concurrent=1, strategy="random", seed=3, budget=10**9))
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
     trained = [t for t in trials if t.user_attrs["status"] == "trained"]
@@ -84,7 +87,7 @@ def test_duplicates_are_not_trained_twice(tmp_path, ray_local, monkeypatch):
 def test_a_network_that_fails_is_trained_once_and_the_search_ends(tmp_path, ray_local, monkeypatch):
     # Every training diverges (a loss limit no loss meets). Failures count as spent training runs, and a
     # re-proposed failed network is a duplicate of its failure: the search ends instead of retrying for ever.
-    monkeypatch.setattr(spaces, "SPACES", {"plain": Narrow()})
+    monkeypatch.setattr(spaces, "SPACES", only_spaces(Narrow()))
     failing = dataclasses.replace(TRAIN, max_loss=1e-6, check_every=1)
     search(config(tmp_path, trials=3, max_concurrent=1, seed=3, budget=10**9, train=failing, max_proposals=40))
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
@@ -99,7 +102,7 @@ def test_a_network_that_fails_is_trained_once_and_the_search_ends(tmp_path, ray_
 def test_the_searcher_has_nothing_to_checkpoint(tmp_path, plain_space):
     # Ray Tune checkpoints its searcher as a search runs; Searcher.save raises NotImplementedError, which Ray
     # Tune printed as "save not implemented for Searcher. Skipping save." in every search
-    from nas.runner import StudySearcher
+    from nas.search.searcher import StudySearcher
 
     searcher = StudySearcher(optuna.create_study(directions=["maximize", "minimize"]), config(tmp_path),
                              spaces.get("plain"))
@@ -110,11 +113,12 @@ def test_the_searcher_has_nothing_to_checkpoint(tmp_path, plain_space):
 
 
 def test_seeding_queues_the_backbones_that_fit_and_leaves_half_the_runs_to_search():
-    from nas.search import seed_backbones
+    from nas.search.study import seed_backbones
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # multiply-adds from ../shared/reference/backbones.md: mobilenet_v3_large 0.2166 G, mobilenet_v3_small
-    # 0.0565 G; mobilenet_v2 0.3008 G, mnasnet_a1 and the rest of the mobile space over 300 M
+    # multiply-adds measured (fvcore 0.1.5 conv + linear, random weights) on torchvision 0.28.0: mobilenet_v3_large
+    # 0.2166 G, mobilenet_v3_small 0.0565 G; mobilenet_v2 0.3008 G, mnasnet_a1 and the rest of the mobile space
+    # over 300 M
     study = optuna.create_study(directions=["maximize", "minimize"])
     assert seed_backbones(study, spaces.get("mobile"), 300_000_000, 6) == ["mobilenet_v3_large", "mobilenet_v3_small"]
     assert [t.user_attrs["named"] for t in study.get_trials()] == ["mobilenet_v3_large", "mobilenet_v3_small"]
@@ -162,7 +166,7 @@ def test_report_on_a_broken_run_directory_is_one_line(tmp_path):
 
 
 def test_run_json_keeps_a_storage_url_a_report_can_use_elsewhere(tmp_path, monkeypatch):
-    from nas.search import _recordable
+    from nas.search.study import _recordable
 
     monkeypatch.chdir(tmp_path)
     # a relative SQLite path is relative to where the search ran: made absolute, `nas report` works anywhere
@@ -176,7 +180,7 @@ def test_run_json_keeps_a_storage_url_a_report_can_use_elsewhere(tmp_path, monke
 def test_resuming_needs_the_same_proxy_but_not_the_same_machine(tmp_path):
     # Accuracies of one study must be comparable: a resume (or a second worker) with another recipe or data
     # is refused. Only space, budget and objective were compared: --epochs 2 on a 1-epoch study went on.
-    from nas.search import check_storage, open_study
+    from nas.search.study import check_storage, open_study
 
     new = config(tmp_path)
     open_study(new)

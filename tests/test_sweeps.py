@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from nas.data import DataSource
-from nas.evaluate import TrainConfig
-from nas.search import SearchConfig, SearchError
-from nas.sweeps import phi_sweep, search_coefficients, write_sweep
+from nas.search.config import SearchConfig, SearchError
+from nas.search.sweeps import phi_sweep, search_coefficients, write_sweep
+from nas.training.data import DataSource
+from nas.training.train import TrainConfig
 from scaling.compound import CompoundScaling
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
-from search_spaces.network import count
+from search_spaces.counting import count
 from search_spaces.spec import Block, NetSpec, Stage
 
 BASE = NetSpec(stem=(Block("conv", ConvArgs(8, 3, 2)),),
@@ -67,13 +67,13 @@ def test_scale_cli_counts_without_training(capsys, tmp_path):
 
 def test_scale_cli_trains_on_the_data_it_is_given(capsys, tmp_path, monkeypatch):
     # `nas scale --train` had no --data: every sweep trained on the default MNIST subset
-    import nas.sweeps
+    import nas.search.sweeps
     from nas.cli import main
 
     given = []
-    monkeypatch.setattr(nas.sweeps, "phi_sweep", lambda base, phis, scaling, train, config, progress: given.append(
+    monkeypatch.setattr(nas.search.sweeps, "phi_sweep", lambda base, phis, scaling, train, config, progress: given.append(
         config) or [])
-    monkeypatch.setattr(nas.sweeps, "write_sweep", lambda *args: [])
+    monkeypatch.setattr(nas.search.sweeps, "write_sweep", lambda *args: [])
     run = ["--run-dir", str(tmp_path / "run")]
     assert main(["scale", "resnet18", "--phi", "0", "--train", "--data", "synthetic:1,16,4,64", *run]) == 0
     assert given[0].data == DataSource("synthetic", resolution=16, channels=1, num_classes=4, size=64)
@@ -84,7 +84,7 @@ def test_scale_cli_trains_on_the_data_it_is_given(capsys, tmp_path, monkeypatch)
 def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
     import optuna
 
-    from nas.search import search
+    from nas.search.run import search
     from scaling.spaces import PhiSpace
 
     phis = [0.0, 1.0, 2.0]

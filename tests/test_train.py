@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 
-from nas.data import DataSource, load
-from nas.evaluate import TrainConfig, adapt
-from nas.train import fit, lr_at, param_groups
+from nas.training.data import DataSource, load
+from nas.training.evaluate import adapt
+from nas.training.train import TrainConfig, fit, lr_at, param_groups
 from search_spaces.cells.conv import ConvArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.network import build

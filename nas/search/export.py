@@ -10,7 +10,8 @@ from pathlib import Path
 import torch
 
 from nas.files import writable_file
-from nas.search import SearchError, report
+from nas.search.config import SearchError
+from nas.search.results import report
 from search_spaces.network import build
 from search_spaces.spec import NetSpec, from_json
 

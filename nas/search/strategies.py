@@ -1,4 +1,5 @@
-"""Regularized (aging) evolution as an Optuna sampler, aware of both objectives.
+"""The search strategies as Optuna samplers: `sampler(config)` for evolution, TPE, NSGA-II or random, and
+our regularized (aging) evolution, aware of both objectives.
 
 Real et al. 2019: keep the most recent `population` trained trials; to make a child, take a random
 `sample_size` of them, pick a parent by tournament, and change one of its parameters. Our tournament is
@@ -9,7 +10,7 @@ population is full, every trial is random. The parent and the mutated parameter 
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import optuna
@@ -17,6 +18,11 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from nas.search.records import STATUS, TrialStatus
+
+if TYPE_CHECKING:
+    from nas.search.config import SearchConfig
 
 PARENT, MUTATE = "evolution:parent", "evolution:mutate"
 
@@ -50,7 +56,7 @@ class AgingEvolution(BaseSampler):
         if trial.system_attrs.get("fixed_params"):  # an enqueued point (a named backbone, a re-run)
             return
         trained = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                   if t.user_attrs.get("status") == "trained" and t.params]
+                   if t.user_attrs.get(STATUS) == TrialStatus.TRAINED and t.params]
         if len(trained) < self.population:
             return
         pool = trained[-self.population:]  # aging: only the most recent trained trials compete
@@ -77,3 +83,14 @@ class AgingEvolution(BaseSampler):
                 break
             value = self._random.sample_independent(study, trial, param_name, param_distribution)
         return value
+
+
+def sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of a search's strategy, seeded by the search's seed."""
+    if config.strategy == "evolution":
+        return AgingEvolution(config.population, config.sample_size, seed=config.seed)
+    if config.strategy == "tpe":
+        return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(4, config.trials // 4))
+    if config.strategy == "nsga2":
+        return optuna.samplers.NSGAIISampler(population_size=max(4, config.population), seed=config.seed)
+    return optuna.samplers.RandomSampler(seed=config.seed)

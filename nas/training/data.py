@@ -25,12 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nas.settings import setting
 from search_spaces.errors import NasError
 
 KINDS = ("mnist", "digits", "cifar10", "cifar100", "folder", "synthetic")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
 MAX_FOLDER_IMAGES = 200_000  # an image folder is held in memory: refuse what cannot fit
 MAX_SYNTHETIC_GIB = 4  # synthetic images are held in memory too
+DATA_HELP = "mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic:CHANNELS,RESOLUTION,CLASSES,SIZE"
 
 
 class DataError(NasError):
@@ -41,14 +43,15 @@ class DataError(NasError):
 class DataSource:
     """Where a dataset comes from and how it is prepared: plain data, so a Ray worker can load it."""
 
-    kind: str = "mnist"
-    path: str | None = None  # cifar10/cifar100/folder directory
-    resolution: int | None = None  # side in pixels; None: 32 (mnist and digits are upsampled to it)
-    holdout: float = 0.2  # fraction held out for testing where the source has no test split (mnist, digits, folder)
-    seed: int = 0  # the holdout split and synthetic content
-    channels: int = 3  # synthetic only
-    num_classes: int = 10  # synthetic only
-    size: int = 1024  # synthetic only: train images (test gets a quarter), at least 8
+    kind: str = setting("mnist", "dataset kind (set with --data)", cli=False)
+    path: str | None = setting(None, "cifar10/cifar100/folder directory (set with --data)", cli=False)
+    resolution: int | None = setting(None, "image side in pixels; None: 32 (mnist and digits are upsampled to it)")
+    holdout: float = setting(0.2, "fraction held out for testing where the source has no test split "
+                                  "(mnist, digits, folder)")
+    seed: int = setting(0, "seed of the holdout split and of synthetic content")
+    channels: int = setting(3, "synthetic only: image channels", cli=False)
+    num_classes: int = setting(10, "synthetic only: classes", cli=False)
+    size: int = setting(1024, "synthetic only: train images (test gets a quarter), at least 8", cli=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

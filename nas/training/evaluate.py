@@ -16,57 +16,26 @@ from dataclasses import dataclass
 
 import torch
 
-from nas.data import Data, DataError, DataSource, load
-from nas.train import SCHEDULES, EpochReport, Report, fit, resolve_device
-from search_spaces.errors import NasError, SpecError
-from search_spaces.network import build, count
+from nas.settings import Flat, flat_fields, setting
+from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
+from nas.training.train import EpochReport, Report, TrainConfig, fit, resolve_device
+from search_spaces.counting import count
+from search_spaces.errors import SpecError
+from search_spaces.network import build
 from search_spaces.spec import NetSpec
 
 
-class ConfigError(NasError):
-    """A TrainConfig value is out of range."""
-
-
 @dataclass(frozen=True)
-class TrainConfig:
-    """The proxy recipe: every hyperparameter of a trial, with units. The defaults train a mobilenet_v2
-    on the digits at 32x32 to well above chance in one CPU epoch."""
+class TrainJob:
+    """What `nas train` runs: a training recipe on a dataset (the command line's options derive from it)."""
 
-    epochs: int = 1
-    batch_size: int = 32  # images per step
-    lr: float = 0.05  # peak learning rate (after warm-up), for this batch size
-    momentum: float = 0.9  # Nesterov momentum
-    weight_decay: float = 5e-5  # L2 on conv and linear weights; norms and biases are never decayed
-    label_smoothing: float = 0.1  # cross-entropy target smoothing, 0..1
-    warmup_epochs: float = 0.3  # linear warm-up length, in epochs (fractions allowed)
-    schedule: str = "onecycle"  # after warm-up: "onecycle" (linear to zero) or "cosine" (to zero)
-    crop_padding: int = 2  # random-crop zero padding, pixels at the data resolution; 0: no crops
-    flip: bool = True  # random horizontal flips, where the dataset allows them (not digits)
-    seed: int = 0  # weight initialisation, batch order and augmentation
-    threads: int = 1  # torch CPU threads; 0: every core. One, as a search runs a trial per core, and
-    # several threads on a busy machine wait on each other (20x slower measured on a loaded 2-core box)
-    device: str = "cpu"  # "cpu", "cuda" or "auto"
-    eval_batch_size: int = 256  # images per evaluation step
-    max_loss: float = 4.0  # diverged when the mean loss passes this many times ln(classes)
-    check_every: int = 10  # steps between loss checks (each check waits for the GPU)
-    latency: bool = False  # also measure inference latency of the deployed network
-    latency_batch: int = 16  # the second latency batch size (the first is 1)
-    latency_repeats: int = 10  # timed runs per batch size; the median is reported
+    train: TrainConfig = setting(help="the training recipe", factory=TrainConfig, cli=False)
+    data: DataSource = setting(help=DATA_HELP, factory=DataSource, parse=parse_data, shown="mnist")
 
-    def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "eval_batch_size", "check_every", "latency_batch", "latency_repeats")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"train config {name} must be a positive integer, got {value!r}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"train config schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
-        if self.device not in ("cpu", "cuda", "auto"):
-            raise ConfigError(f"train config device must be cpu, cuda or auto; got {self.device!r}")
-        if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0 and 0 <= self.label_smoothing < 1):
-            raise ConfigError("train config needs lr > 0, momentum in [0, 1), weight_decay >= 0, label_smoothing in [0, 1)")
-        if self.warmup_epochs < 0 or self.crop_padding < 0 or self.threads < 0 or self.max_loss <= 0:
-            raise ConfigError("train config needs warmup_epochs, crop_padding, threads >= 0 and max_loss > 0")
+    @staticmethod
+    def fields() -> dict[str, Flat]:
+        """Every setting by flat name: the recipe's fields by name, the data's as `data_{name}`."""
+        return flat_fields(TrainJob, {"train": TrainConfig, "data": DataSource}, unprefixed=("train",))
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from nas.data import Data, normalize
-from nas.evaluate import adapt
+from nas.training.data import Data, normalize
+from nas.training.evaluate import adapt
 from search_spaces.errors import NasError
 from search_spaces.network import build
 from search_spaces.spec import NetSpec

@@ -12,17 +12,67 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from nas.data import Data, augment, normalize
-
-if TYPE_CHECKING:
-    from nas.evaluate import TrainConfig
+from nas.settings import setting
+from nas.training.data import Data, DataError, augment, normalize
+from search_spaces.errors import NasError
 
 SCHEDULES = ("cosine", "onecycle")
+
+
+class ConfigError(NasError):
+    """A TrainConfig value is out of range."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The proxy recipe: every hyperparameter of a trial, with units. The defaults are a search's proxy:
+    they train a mobilenet_v2 on the default digits at 32x32 to well above chance on the CPU."""
+
+    epochs: int = setting(2, "training epochs (in a search: proxy epochs per candidate)")
+    batch_size: int = setting(32, "images per step")
+    lr: float = setting(0.05, "peak learning rate (after warm-up), for this batch size")
+    momentum: float = setting(0.9, "Nesterov momentum")
+    weight_decay: float = setting(5e-5, "L2 on conv and linear weights; norms and biases are never decayed")
+    label_smoothing: float = setting(0.1, "cross-entropy target smoothing, 0..1")
+    warmup_epochs: float = setting(0.3, "linear warm-up length, in epochs (fractions allowed)")
+    schedule: str = setting("onecycle", "after warm-up: onecycle (linear to zero) or cosine (to zero)")
+    crop_padding: int = setting(2, "random-crop zero padding, pixels at the data resolution; 0: no crops")
+    flip: bool = setting(True, "random horizontal flips, where the dataset allows them (not digits)")
+    seed: int = setting(0, "weight initialisation, batch order and augmentation")
+    # One thread by default: a search runs a trial per core, and several threads on a busy machine wait on
+    # each other (20x slower measured on a loaded 2-core box)
+    threads: int = setting(1, "torch CPU threads; 0: every core")
+    device: str = setting("cpu", "training device: cpu, cuda or auto")
+    eval_batch_size: int = setting(256, "images per evaluation step")
+    max_loss: float = setting(4.0, "diverged when the mean loss passes this many times ln(classes)")
+    check_every: int = setting(10, "steps between loss checks (each check waits for the GPU)")
+    latency: bool = setting(False, "also measure inference latency of the deployed network")
+    latency_batch: int = setting(16, "the second latency batch size (the first is 1)")
+    latency_repeats: int = setting(10, "timed runs per batch size; the median is reported")
+
+    def __post_init__(self) -> None:
+        positive = ("epochs", "batch_size", "eval_batch_size", "check_every", "latency_batch", "latency_repeats")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"train config {name} must be a positive integer, got {value!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"train config schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"train config device must be cpu, cuda or auto; got {self.device!r}")
+        if not (self.lr > 0 and 0 <= self.momentum < 1 and self.weight_decay >= 0 and 0 <= self.label_smoothing < 1):
+            raise ConfigError("train config needs lr > 0, momentum in [0, 1), weight_decay >= 0, label_smoothing in [0, 1)")
+        if self.warmup_epochs < 0 or self.crop_padding < 0 or self.threads < 0 or self.max_loss <= 0:
+            raise ConfigError("train config needs warmup_epochs, crop_padding, threads >= 0 and max_loss > 0")
+
+
+
+PROXY = TrainConfig()  # a search's proxy recipe: the defaults, by name
 
 
 @dataclass(frozen=True)
@@ -59,8 +109,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        from nas.data import DataError
-
         raise DataError("device cuda requested but torch sees no CUDA device; use --device cpu")
     return torch.device(name)
 
@@ -128,7 +176,7 @@ class _Plan:
     limit: float  # the loss past which the run has diverged
 
 
-def fit(model: nn.Module, data: Data, config: "TrainConfig", report: Report | None = None) -> TrainResult:
+def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None = None) -> TrainResult:
     """Train `model` (already on the data's device) for `config.epochs`; returns the result."""
     device = data.train_x.device
     gen = torch.Generator(device=device).manual_seed(config.seed)
@@ -161,7 +209,7 @@ def fit(model: nn.Module, data: Data, config: "TrainConfig", report: Report | No
                        tuple(history))
 
 
-def _epoch(model: nn.Module, data: Data, config: "TrainConfig", opt: torch.optim.Optimizer, gen: torch.Generator,
+def _epoch(model: nn.Module, data: Data, config: TrainConfig, opt: torch.optim.Optimizer, gen: torch.Generator,
            plan: _Plan, epoch: int) -> tuple[float, float, str | None]:
     """One epoch of steps: (loss sum, correct count, failure reason or None)."""
     device = data.train_x.device

@@ -6,15 +6,15 @@ training, so an interrupt finds them running."""
 import os
 import sys
 
-import nas.runner
+import nas.search.trial
 from nas.cli import main
 from search_spaces import spaces
 from tests.reliability.helpers import faulty
 from tests.spaces.test_base import Plain
 
 if __name__ == "__main__":
-    spaces.SPACES = {**spaces.SPACES, "plain": Plain()}
+    spaces.register(Plain())
     if os.environ.get("NAS_TEST_SLEEP"):
         first, _, seconds = os.environ["NAS_TEST_SLEEP"].partition(":")
-        nas.runner.trial_fn = faulty({n: float(seconds) for n in range(int(first), 1000)})
+        nas.search.trial.trial_fn = faulty({n: float(seconds) for n in range(int(first), 1000)})
     sys.exit(main(sys.argv[1:]))

@@ -19,10 +19,10 @@ import optuna
 import torch
 from ray import cloudpickle
 
-from nas.data import DataSource
-from nas.evaluate import TrainConfig
-from nas.runner import trial_fn as real_trial_fn
-from nas.search import SearchConfig
+from nas.search.config import SearchConfig
+from nas.search.trial import trial_fn as real_trial_fn
+from nas.training.data import DataSource
+from nas.training.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = DataSource("synthetic", resolution=16, channels=3, num_classes=4, size=64)
@@ -61,7 +61,7 @@ def faulty(plan: dict[int, str]) -> Callable[..., None]:
     Faults: raise, nan, oom (during training), kill (SIGKILL of the worker process), or a float: sleep
     that many seconds before training (to be caught running by an interrupt)."""
 
-    def trial(config: dict[str, Any], data: Any = None) -> None:
+    def trial(config: dict[str, Any], data: Any = None, cells: Any = ()) -> None:
         fault = plan.get(config["number"])
         if fault == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
@@ -69,7 +69,7 @@ def faulty(plan: dict[int, str]) -> Callable[..., None]:
             time.sleep(fault)
         handle = torch.nn.modules.module.register_module_forward_hook(_hook(fault)) if fault in FAULTS else None
         try:
-            real_trial_fn(config, data)
+            real_trial_fn(config, data, cells)
         finally:
             if handle is not None:
                 handle.remove()

@@ -43,9 +43,9 @@ def test_budget_below_the_smallest_network_gives_the_minimum(tmp_path, capsys):
 def test_a_budget_that_random_draws_almost_never_fit(tmp_path, capsys, monkeypatch):
     # The dense space at 20M (5x its smallest network): seed 0 first fits at draw 6,589. Before, the search
     # started, recorded 2,000 over-budget proposals (its max_proposals) and ended with nothing trained.
-    import nas.search
+    import nas.search.run
 
-    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started"))
+    monkeypatch.setattr(nas.search.run, "_start_ray", lambda config: pytest.fail("Ray started"))
     run = tmp_path / "run"
     one_line_error(capsys, [*SEARCH, "--space", "dense", "--budget", "20M", "--run-dir", str(run)],
                    r"^nas search: error: no point of space 'dense' within 20,000,000 multiply-adds in 2,000 random "
@@ -70,9 +70,9 @@ def test_more_cpus_or_gpus_per_trial_than_the_local_ray_has(tmp_path, capsys, mo
 
     import torch
 
-    import nas.search
+    import nas.search.run
 
-    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started"))
+    monkeypatch.setattr(nas.search.run, "_start_ray", lambda config: pytest.fail("Ray started"))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # a GPU machine runs this test as a CPU one
     run = tmp_path / "run"
     cpus = os.cpu_count()
@@ -85,11 +85,11 @@ def test_more_cpus_or_gpus_per_trial_than_the_local_ray_has(tmp_path, capsys, mo
 
 
 def test_a_run_directory_that_cannot_be_written(tmp_path, capsys, monkeypatch):
-    import nas.search
+    import nas.search.run
 
     a_file = tmp_path / "a_file"
     a_file.write_text("")
-    monkeypatch.setattr(nas.search, "_start_ray", lambda config: pytest.fail("Ray started before the run dir was checked"))
+    monkeypatch.setattr(nas.search.run, "_start_ray", lambda config: pytest.fail("Ray started before the run dir was checked"))
     for run in (a_file, a_file / "run"):  # a file where the directory, or its parent, would be
         one_line_error(capsys, [*SEARCH, "--run-dir", str(run)],
                        rf"^nas search: error: cannot (create|use) directory {re.escape(str(run))}: .*a_file is a file; "

@@ -9,7 +9,13 @@ import uuid
 
 import pytest
 
-from tests.reliability.helpers import assert_recorded_once, load, nas, search_argv, wait_for
+from tests.reliability.helpers import (
+    assert_recorded_once,
+    load,
+    nas,
+    search_argv,
+    wait_for,
+)
 
 TRIALS = 6
 

@@ -13,9 +13,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.runner import live_workers
-from nas.search import requeue_interrupted
-from tests.reliability.helpers import assert_recorded_once, load, nas, search_argv, wait_for
+from nas.search.heartbeat import live_workers
+from nas.search.study import requeue_interrupted
+from tests.reliability.helpers import (
+    assert_recorded_once,
+    load,
+    nas,
+    search_argv,
+    wait_for,
+)
 
 
 def _trained(study):

@@ -1,12 +1,12 @@
 """A killed worker: SIGKILL of the process running a Ray trial ends in a recorded failure (Ray reports the
 actor dead; the search does not retry it) and the search goes on and finishes."""
-import nas.runner
-from nas.search import search
+import nas.search.trial
+from nas.search.run import search
 from tests.reliability.helpers import assert_recorded_once, config, faulty, load
 
 
 def test_sigkill_of_a_trial_process_is_a_recorded_failure(tmp_path, ray_local, plain_space, monkeypatch):
-    monkeypatch.setattr(nas.runner, "trial_fn", faulty({0: "kill"}))
+    monkeypatch.setattr(nas.search.trial, "trial_fn", faulty({0: "kill"}))
     result = search(config(tmp_path / "run", trials=3))
     study = load(f"sqlite:///{tmp_path / 'run' / 'study.db'}")
     killed = study.trials[0]

@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from nas.data import DataError, DataSource, load
-from nas.search import _scrub, mask_url
+from nas.search.study import _scrub, mask_url
+from nas.training.data import DataError, DataSource, load
 from search_spaces.errors import SpecError
 from search_spaces.spec import from_json
 from tests.reliability.helpers import ROOT
@@ -51,8 +51,8 @@ def _imports(path):
 def test_the_only_unpickler_is_restricted():
     risky = {"pickle", "cloudpickle", "dill", "marshal", "shelve", "yaml", "jsonpickle"}
     users = {p.relative_to(ROOT).as_posix(): sorted(risky & set(_imports(p))) for p in SOURCES}
-    assert {k: v for k, v in users.items() if v} == {"nas/data.py": ["pickle"]}
-    text = (ROOT / "nas" / "data.py").read_text()
+    assert {k: v for k, v in users.items() if v} == {"nas/training/data.py": ["pickle"]}
+    text = (ROOT / "nas" / "training" / "data.py").read_text()
     assert "class _ArrayUnpickler(pickle.Unpickler)" in text and "def find_class" in text
 
 

@@ -3,13 +3,13 @@ with their reason; the search goes on past them, trains the networks after them,
 the failures."""
 import json
 
-import nas.runner
-from nas.search import search
+import nas.search.trial
+from nas.search.run import search
 from tests.reliability.helpers import assert_recorded_once, config, faulty, load
 
 
 def test_exception_nan_and_oom_are_recorded_failures(tmp_path, ray_local, plain_space, monkeypatch):
-    monkeypatch.setattr(nas.runner, "trial_fn", faulty({0: "raise", 1: "nan", 2: "oom"}))
+    monkeypatch.setattr(nas.search.trial, "trial_fn", faulty({0: "raise", 1: "nan", 2: "oom"}))
     result = search(config(tmp_path / "run", trials=5))
     study = load(f"sqlite:///{tmp_path / 'run' / 'study.db'}")
     trials = study.get_trials()

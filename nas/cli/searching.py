@@ -1,0 +1,81 @@
+"""`nas search | report | export`: a budgeted search, its results redrawn from the study, a network of its
+front written out. Every option of `nas search` is a setting of `nas.search.SearchConfig` (derived from
+it, defaults shown in `--help`); `--config FILE` reads settings from a JSON or TOML file first."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from nas.budget import format_flops
+from nas.cli.options import add_settings, given
+from nas.cli.show import SearchBar, search_result
+
+
+def _search(args: argparse.Namespace) -> None:
+    import optuna
+
+    from nas.search import search
+    from nas.search.config import read_config, resolve, search_fields
+    from nas.search.run import check_space
+    from nas.search.study import mask_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings: dict[str, Any] = read_config(args.config) if args.config else {}
+    config = resolve(None, **(settings | given(args, list(search_fields()))))
+    check_space(config)  # a bad space or budget is one line on stderr, before any other output
+    t, d = config.train, config.data
+    print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
+          f"{config.trials} training runs, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
+    print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
+          f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, {t.device}")
+    print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
+    with SearchBar(config.trials) as bar:
+        result = search(config, progress=bar)
+    search_result(result)
+
+
+def _report(args: argparse.Namespace) -> None:
+    from nas.search import report
+
+    search_result(report(args.run_dir, args.storage))
+
+
+def _export(args: argparse.Namespace) -> None:
+    from nas.search.export import export
+
+    path = export(args.run_dir, args.rank, args.format, args.output, args.storage)
+    print(f"wrote {path}")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register search, report and export."""
+    from nas.search.config import (
+        search_fields,  # the settings are the search's; the CLI only reads them
+    )
+
+    p = sub.add_parser("search", help="budgeted search: Pareto front of accuracy vs FLOPs",
+                       description="Budgeted multi-objective search. Each option is a search setting; a config "
+                                   "file's settings come first and options typed here override them.")
+    p.add_argument("--config", metavar="FILE", help="JSON or TOML file of settings (a run's config.json repeats "
+                                                    "that run; give another --run-dir)")
+    fields = search_fields()
+    search_names = [n for n, f in fields.items() if f.owner is None]
+    add_settings(p, {n: fields[n] for n in search_names}, title="search")
+    add_settings(p, {n: f for n, f in fields.items() if f.owner == "train"}, title="training recipe (the proxy)")
+    add_settings(p, {n: f for n, f in fields.items() if f.owner == "data"}, title="data")
+    p.set_defaults(run=_search)
+
+    p = sub.add_parser("report", help="print and redraw a search's results")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
+    p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never "
+                                     "written to run.json)")
+    p.set_defaults(run=_report)
+
+    p = sub.add_parser("export", help="write a network of a search's Pareto front")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
+    p.add_argument("--rank", type=int, default=1, help="1 = most accurate on the front")
+    p.add_argument("--format", default="spec", help="spec, torchscript or onnx")
+    p.add_argument("-o", "--output", help="output file")
+    p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never "
+                                     "written to run.json)")
+    p.set_defaults(run=_export)

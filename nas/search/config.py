@@ -1,0 +1,151 @@
+"""Every setting of a search in one place: `SearchConfig` (with the training recipe and the data nested),
+the flat names the command line and `search(**settings)` use for them, and config files.
+
+Flat names: a SearchConfig field by its own name (`trials`), a TrainConfig field by its own name unless a
+search field has it (`epochs`, `lr`; `train_seed`), a DataSource field with `data_` before it
+(`data_holdout`); `data` itself takes what `--data` takes ('cifar10:DIR') or a DataSource.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.budget import parse_budget
+from nas.search.records import OBJECTIVES
+from nas.settings import Flat, flat_fields, replace_flat, setting
+from nas.training.data import DATA_HELP, DataSource, parse_data
+from nas.training.train import TrainConfig
+from search_spaces.errors import NasError
+
+STRATEGIES = ("evolution", "tpe", "nsga2", "random")
+SCHEDULERS = ("asha", "fifo")
+
+
+class SearchError(NasError):
+    """A search setting is wrong, or the run directory / study does not allow what was asked."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Every setting of a search. The defaults finish in about 10 minutes on 2 CPU cores."""
+
+    space: str = setting("mobile", "search space (see `nas spaces`)")
+    budget: int = setting(300_000_000, "FLOPs (multiply-adds) of the deployed network, e.g. 300M, 300MFLOPs, "
+                          "0.3G; over-budget candidates are never trained", parse=parse_budget, shown="300MFLOPs")
+    trials: int = setting(12, "training runs: trained or failed (over-budget and duplicate proposals do not count)")
+    strategy: str = setting("evolution", "evolution, tpe, nsga2 or random")
+    objective: str = setting("flops", "the second objective, minimised: flops, params or latency")
+    scheduler: str = setting("asha", "early stopping on per-epoch accuracy: asha or fifo (none)")
+    seed: int = setting(0, "seed of the strategy's proposals")
+    run_dir: str = setting("runs/search", "where the study and the results go")
+    storage: str | None = setting(None, "SQLAlchemy URL of the study (default: SQLite in the run directory)")
+    study_name: str = setting("nas", "the study's name in its storage")
+    address: str | None = setting(None, "Ray cluster address (default: a local Ray embedded in this process)")
+    cpus_per_trial: float = setting(1.0, "CPUs Ray gives each trial")
+    gpus_per_trial: float = setting(0.0, "GPUs Ray gives each trial")
+    max_concurrent: int = setting(2, "trials trained at the same time")
+    population: int = setting(6, "evolution: the aging population of most recent trained trials")
+    sample_size: int = setting(3, "evolution: tournament size")
+    resume: bool = setting(False, "continue the study (after Ctrl-C, SIGTERM or a crash), or join it as another worker")
+    seed_backbones: bool = setting(True, "first train the named backbones that fit the budget (at most half the runs)")
+    max_proposals: int = setting(2000, "stop after this many proposals that train nothing (over budget, invalid, "
+                                 "duplicate)")
+    # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
+    # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy. A
+    # network whose feature map would vanish at that side (AlexNet) trains at the smallest larger side it
+    # accepts (`nas.training.evaluate.adapt`).
+    reference_resolution: int | None = setting(224, "a candidate trains at the data's side times its resolution "
+                                               "over this; None: every candidate at the data's side")
+    train: TrainConfig = setting(help="the proxy training recipe", factory=TrainConfig, cli=False)
+    data: DataSource = setting(help=DATA_HELP, factory=DataSource, parse=parse_data, shown="mnist")
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("strategy", self.strategy, STRATEGIES), ("objective", self.objective, OBJECTIVES),
+                                     ("scheduler", self.scheduler, SCHEDULERS)):
+            if value not in allowed:
+                raise SearchError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        checks = ((self.trials >= 1, "trials must be at least 1"), (self.budget >= 1, "budget must be positive"),
+                  (self.cpus_per_trial > 0, "cpus per trial must be positive"),
+                  (self.gpus_per_trial >= 0, "gpus per trial must be zero or more"),
+                  (self.max_concurrent >= 1, "max concurrent trials must be at least 1"),
+                  (self.population >= 2 and 1 <= self.sample_size <= self.population,
+                   "evolution needs population >= 2 and 1 <= sample_size <= population"),
+                  (self.max_proposals >= 1, "max proposals must be at least 1"))
+        for ok, message in checks:
+            if not ok:
+                raise SearchError(message)
+        if self.objective == "latency" and not self.train.latency:
+            object.__setattr__(self, "train", dataclasses.replace(self.train, latency=True))
+
+    @property
+    def storage_url(self) -> str:
+        """The study's storage: the given URL, or a SQLite file in the run directory."""
+        return self.storage or f"sqlite:///{Path(self.run_dir).resolve() / 'study.db'}"
+
+
+NESTED: dict[str, type] = {"train": TrainConfig, "data": DataSource}
+
+
+def search_fields() -> dict[str, Flat]:
+    """Every setting of a search by the flat name the command line and `search()` use."""
+    return flat_fields(SearchConfig, NESTED, unprefixed=("train",))
+
+
+def resolve(base: SearchConfig | None = None, **settings: Any) -> SearchConfig:
+    """`base` (default: the defaults) with `settings` by flat name; a value given as text is parsed as the
+    command line parses it ('300MFLOPs', 'cifar10:DIR'). TypeError for an unknown name."""
+    return replace_flat(base or SearchConfig(), search_fields(), settings)
+
+
+def to_dict(config: SearchConfig) -> dict[str, Any]:
+    """The config as nested plain data (what `config.json` in a run directory holds)."""
+    return dataclasses.asdict(config)
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """Flat settings from nested data (`to_dict`'s form, or flat names): what `resolve` takes."""
+    if not isinstance(data, dict):
+        raise SearchError(f"{where}: expected a JSON object (or TOML table) of search settings")
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if name in NESTED and isinstance(value, dict):
+            inner = {f.name for f in dataclasses.fields(NESTED[name])}
+            for key, item in value.items():
+                if key not in inner:
+                    raise SearchError(f"{where}: unknown {name} setting {key!r}; known: {', '.join(sorted(inner))}")
+                flat[_flat_name(name, key)] = item
+        else:
+            flat[name] = value
+    known = search_fields()
+    unknown = sorted(set(flat) - set(known))
+    if unknown:
+        raise SearchError(f"{where}: unknown setting(s) {', '.join(unknown)}; see `nas search --help`")
+    return flat
+
+
+def _flat_name(owner: str, name: str) -> str:
+    return next(k for k, s in search_fields().items() if s.owner == owner and s.field.name == name)
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Flat settings from a JSON or TOML file (a run's `config.json` repeats that run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SearchError(f"config file {path} does not exist; give a JSON or TOML file of search settings")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        if path.suffix.lower() == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except ImportError:
+        raise SearchError(f"{path}: TOML config files need Python 3.11 or newer; give a JSON file") from None
+    except ValueError as err:  # json.JSONDecodeError and tomllib.TOMLDecodeError are ValueErrors
+        raise SearchError(f"{path}: not valid {'TOML' if path.suffix.lower() == '.toml' else 'JSON'} "
+                          f"({str(err).splitlines()[0]})") from None
+    return from_dict(data, str(path))

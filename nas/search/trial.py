@@ -1,0 +1,55 @@
+"""The trial function: one candidate trained in a Ray worker (local or on a cluster), each epoch's accuracy
+reported to the scheduler, then the final metrics. Whatever the candidate does becomes a recorded
+failure, never a crash of the search."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from ray import tune
+
+from nas.training.data import DataSource, load
+from nas.training.evaluate import evaluate
+from nas.training.train import TrainConfig
+from search_spaces.cells import Cell, register
+from search_spaces.counting import count
+from search_spaces.spec import from_json
+
+
+def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = ()) -> None:
+    """One trial in a Ray worker: train the spec, report each epoch, then the final metrics.
+
+    `data` is the dataset loaded once by the driver and shared through Ray's object store (None: load it
+    here from the config's DataSource); `cells` are the cells a user registered in the driver, registered
+    here too (a worker is another process). Any exception of the candidate (out of memory included) becomes
+    a recorded failure, not a crash."""
+    for cell in cells:
+        register(cell)
+    spec = from_json(config["spec"])
+    train = TrainConfig(**config["train"])
+    data = data if data is not None else load(DataSource(**config["data"]))
+    if config.get("reference_resolution"):
+        data = data.resized(proxy_side(data.resolution, spec.resolution, config["reference_resolution"]))
+    cost = count(spec)
+    base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
+
+    def report(epoch: Any) -> None:
+        tune.report(base | {"accuracy": epoch.test_accuracy, "epoch": epoch.epoch})
+
+    try:
+        metrics = evaluate(spec, train, data, report)
+    except Exception as err:  # whatever the candidate does, the search records it and goes on
+        if isinstance(err, torch.OutOfMemoryError) and torch.cuda.is_available():
+            torch.cuda.empty_cache()  # give the memory back before this worker takes its next trial
+        tune.report(base | {"accuracy": -1.0, "epoch": train.epochs, "final": True,
+                            "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"})
+        return
+    tune.report(base | {"accuracy": -1.0 if metrics.accuracy is None else metrics.accuracy,
+                        "epoch": max(metrics.epochs_run, 1), "final": True, "failure": metrics.failure or "",
+                        "latency_ms": metrics.latency_ms or 0.0, "train_seconds": metrics.train_seconds,
+                        "stopped_early": metrics.stopped_early})
+
+
+def proxy_side(data_side: int, resolution: int, reference: int) -> int:
+    """The side a candidate trains at: the data's side scaled by its resolution over the reference."""
+    return max(8, round(data_side * resolution / reference))
