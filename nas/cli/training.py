@@ -55,13 +55,13 @@ def _scale(args: argparse.Namespace) -> None:
     import optuna
 
     from nas.search import sweeps
-    from nas.search.config import resolve, search_fields
+    from nas.search.config import SWEEP_SETS, ScaleConfig, resolve, search_fields
     from nas.settings import flat_fields, replace_flat
     from scaling.compound import largest_phi
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    scale = replace_flat(sweeps.ScaleConfig(), flat_fields(sweeps.ScaleConfig),
-                         given(args, [f"scale_{f.name}" for f in dataclasses.fields(sweeps.ScaleConfig)], "scale_"))
+    scale = replace_flat(ScaleConfig(), flat_fields(ScaleConfig),
+                         given(args, [f"scale_{f.name}" for f in dataclasses.fields(ScaleConfig)], "scale_"))
     base, scaling = load_spec(args.base), scale.scaling
     print(f"compound scaling of {args.base}: alpha={scaling.alpha:g} (depth), beta={scaling.beta:g} (width), "
           f"gamma={scaling.gamma:g} (resolution); alpha*beta^2*gamma^2 = {scaling.flops_factor:.3f}")
@@ -71,7 +71,7 @@ def _scale(args: argparse.Namespace) -> None:
         phis = [phi]
         print(f"largest phi within {format_flops(scale.to)} FLOPs: {phi:g}")
     config = resolve(None, space="phi", run_dir=scale.run_dir,
-                     **given(args, [n for n in search_fields() if n not in sweeps.SWEEP_SETS]))
+                     **given(args, [n for n in search_fields() if n not in SWEEP_SETS]))
     with SearchBar(len(phis)) as bar:
         if scale.search_coefficients:
             best, rows = sweeps.search_coefficients(base, config, scale.trials, progress=bar)
@@ -91,8 +91,7 @@ def _scale(args: argparse.Namespace) -> None:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register train and scale."""
-    from nas.search.config import search_fields
-    from nas.search.sweeps import SWEEP_SETS, ScaleConfig
+    from nas.search.config import SWEEP_SETS, ScaleConfig, search_fields
     from nas.settings import flat_fields
 
     p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")

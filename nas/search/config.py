@@ -18,6 +18,7 @@ from nas.search.records import OBJECTIVES
 from nas.settings import Flat, flat_fields, replace_flat, setting
 from nas.training.data import DATA_HELP, DataSource, parse_data
 from nas.training.train import TrainConfig
+from scaling.compound import CompoundScaling
 from search_spaces.errors import NasError
 
 STRATEGIES = ("evolution", "tpe", "nsga2", "random")
@@ -87,6 +88,32 @@ class SearchConfig:
 
 
 NESTED: dict[str, type] = {"train": TrainConfig, "data": DataSource}
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """The settings of `nas scale` beyond the training a sweep shares with a search (`SearchConfig`)."""
+
+    phi: tuple[float, ...] = setting((0.0, 1.0, 2.0, 3.0), "phi values to sweep")
+    alpha: float = setting(1.2, "depth coefficient")
+    beta: float = setting(1.1, "width coefficient")
+    gamma: float = setting(1.15, "resolution coefficient")
+    to: int | None = setting(None, "scale to the largest phi within this FLOPs budget, e.g. 1.8GFLOPs",
+                             parse=parse_budget)
+    train: bool = setting(False, "proxy-train every scaled network")
+    search_coefficients: bool = setting(False, "grid-search alpha, beta, gamma at phi = 1, each triple trained")
+    trials: int | None = setting(None, "coefficient triples to train (default: the whole feasible grid)")
+    run_dir: str = setting("runs/scale", "where the study and the table go")
+
+    @property
+    def scaling(self) -> CompoundScaling:
+        """The compound-scaling coefficients."""
+        return CompoundScaling(self.alpha, self.beta, self.gamma)
+
+
+# SearchConfig settings a sweep sets itself (`_training_config`): not options of `nas scale`
+SWEEP_SETS = ("space", "budget", "trials", "strategy", "objective", "scheduler", "seed_backbones", "population",
+              "sample_size", "max_proposals", "run_dir")
 
 
 def search_fields() -> dict[str, Flat]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, Iterable
-
-import optuna
+from typing import TYPE_CHECKING, Any, Iterable
 
 from search_spaces.counting import stage_shapes
 from search_spaces.spec import from_json
+
+if TYPE_CHECKING:
+    import optuna
 
 # trial user attributes written by the search (the study is the record; these are its keys)
 SPEC, DIGEST, MACS, PARAMS, STATUS, FAILURE, DUPLICATE_OF, NAMED = (

@@ -12,44 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from nas.budget import parse_budget
 from nas.files import writable_directory
 from nas.search.config import SearchConfig, SearchError
 from nas.search.records import STATUS, TrialStatus
 from nas.search.run import search
 from nas.search.searcher import Progress
 from nas.search.study import load_run
-from nas.settings import setting
 from scaling.compound import CompoundScaling, feasible_grid, scale
 from scaling.spaces import CoefficientSpace, PhiSpace, triple
 from search_spaces.counting import count
 from search_spaces.spec import NetSpec
-
-
-@dataclass(frozen=True)
-class ScaleConfig:
-    """The settings of `nas scale` beyond the training a sweep shares with a search (`SearchConfig`)."""
-
-    phi: tuple[float, ...] = setting((0.0, 1.0, 2.0, 3.0), "phi values to sweep")
-    alpha: float = setting(1.2, "depth coefficient")
-    beta: float = setting(1.1, "width coefficient")
-    gamma: float = setting(1.15, "resolution coefficient")
-    to: int | None = setting(None, "scale to the largest phi within this FLOPs budget, e.g. 1.8GFLOPs",
-                             parse=parse_budget)
-    train: bool = setting(False, "proxy-train every scaled network")
-    search_coefficients: bool = setting(False, "grid-search alpha, beta, gamma at phi = 1, each triple trained")
-    trials: int | None = setting(None, "coefficient triples to train (default: the whole feasible grid)")
-    run_dir: str = setting("runs/scale", "where the study and the table go")
-
-    @property
-    def scaling(self) -> CompoundScaling:
-        """The compound-scaling coefficients."""
-        return CompoundScaling(self.alpha, self.beta, self.gamma)
-
-
-# SearchConfig settings a sweep sets itself (`_training_config`): not options of `nas scale`
-SWEEP_SETS = ("space", "budget", "trials", "strategy", "objective", "scheduler", "seed_backbones", "population",
-              "sample_size", "max_proposals", "run_dir")
 
 
 @dataclass(frozen=True)
