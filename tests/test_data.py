@@ -30,7 +30,9 @@ def _cifar_batch(path, n, label_key, classes, seed):
 
 def test_digits_is_in_memory_upsampled_and_split_by_seed():
     data = load(DataSource("digits"))
-    assert data.train_x.shape == (1438, 1, 32, 32) and data.test_x.shape == (359, 1, 32, 32)
+    # 1,797 images: 359 (20 %) to test; of the other 1,438, 144 (10 %) to validate and 1,294 to train on
+    assert data.train_x.shape == (1294, 1, 32, 32) and data.val_x.shape == (144, 1, 32, 32)
+    assert data.test_x.shape == (359, 1, 32, 32)
     assert data.train_x.dtype == torch.uint8 and data.num_classes == 10 and not data.flip
     assert set(data.train_y.tolist()) == set(range(10))
     again = load(DataSource("digits"))
@@ -40,7 +42,8 @@ def test_digits_is_in_memory_upsampled_and_split_by_seed():
 
 def test_mnist_subset_is_the_default():
     data = load()
-    assert data.name == "mnist" and data.train_x.shape == (4000, 1, 32, 32) and len(data.test_y) == 1000
+    assert data.name == "mnist" and data.train_x.shape == (3600, 1, 32, 32) and len(data.test_y) == 1000
+    assert len(data.val_y) == 400  # carved from the 4,000 training images
 
 
 def test_cifar10_python_format(tmp_path):
@@ -50,9 +53,14 @@ def test_cifar10_python_format(tmp_path):
     _cifar_batch(root / "data_batch_2", 4, "labels", 10, 1)
     test, test_labels = _cifar_batch(root / "test_batch", 5, "labels", 10, 2)
     data = load(DataSource("cifar10", str(tmp_path)))  # the parent directory works too
-    assert data.train_x.shape == (10, 3, 32, 32) and data.num_classes == 10 and data.flip
-    assert torch.equal(data.train_x[:6], torch.from_numpy(first.reshape(6, 3, 32, 32)))
-    assert data.train_y[:6].tolist() == labels and data.test_y.tolist() == test_labels
+    # 10 training images: 2 (at least two) to validate, 8 to train on, each part in the files' order
+    assert data.train_x.shape == (8, 3, 32, 32) and data.val_x.shape == (2, 3, 32, 32)
+    assert data.num_classes == 10 and data.flip
+    kept = [i for i in range(6) if any(torch.equal(data.train_x[j], torch.from_numpy(first[i].reshape(3, 32, 32)))
+                                       for j in range(8))]
+    assert torch.equal(data.train_x[:len(kept)], torch.from_numpy(first[kept].reshape(-1, 3, 32, 32)))
+    assert data.train_y[:len(kept)].tolist() == [labels[i] for i in kept] and len(kept) >= 4
+    assert data.test_y.tolist() == test_labels
     assert torch.equal(data.test_x, torch.from_numpy(test.reshape(5, 3, 32, 32)))
 
 
@@ -60,7 +68,8 @@ def test_cifar100_python_format(tmp_path):
     _, labels = _cifar_batch(tmp_path / "train", 8, "fine_labels", 100, 0)
     _cifar_batch(tmp_path / "test", 3, "fine_labels", 100, 1)
     data = load(parse_data(f"cifar100:{tmp_path}"))
-    assert data.num_classes == 100 and data.train_y.tolist() == labels and data.test_x.shape == (3, 3, 32, 32)
+    assert data.num_classes == 100 and data.test_x.shape == (3, 3, 32, 32)
+    assert sorted(data.train_y.tolist() + data.val_y.tolist()) == sorted(labels) and len(data.val_y) == 2
 
 
 def test_missing_and_corrupt_cifar_name_the_path(tmp_path):
@@ -105,8 +114,8 @@ def test_image_folder(tmp_path):
     _write_folder(tmp_path)
     data = load(DataSource("folder", str(tmp_path), resolution=16, holdout=0.25))
     assert data.num_classes == 3 and data.channels == 3 and data.resolution == 16
-    assert len(data.train_y) == 9 and len(data.test_y) == 3
-    assert sorted((data.train_y.tolist() + data.test_y.tolist())) == [0] * 4 + [1] * 4 + [2] * 4
+    assert len(data.train_y) == 7 and len(data.val_y) == 2 and len(data.test_y) == 3
+    assert sorted(data.train_y.tolist() + data.val_y.tolist() + data.test_y.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
 
 
 def test_image_folder_errors(tmp_path):
@@ -121,7 +130,8 @@ def test_image_folder_errors(tmp_path):
 def test_parse_data_and_synthetic():
     source = parse_data("synthetic:2,12,5,40")
     data = load(source)
-    assert data.train_x.shape == (40, 2, 12, 12) and data.test_x.shape == (10, 2, 12, 12) and data.num_classes == 5
+    assert data.train_x.shape == (36, 2, 12, 12) and data.val_x.shape == (4, 2, 12, 12)
+    assert data.test_x.shape == (10, 2, 12, 12) and data.num_classes == 5
     assert parse_data(None).kind == "mnist" and parse_data("digits", 16).resolution == 16
     with pytest.raises(DataError, match="unknown dataset 'imagenet'"):
         parse_data("imagenet")
@@ -149,10 +159,11 @@ def test_too_few_images_to_train_and_test_on(tmp_path):
     # 2 images, holdout 0.2: round(0.4) = 0, at least 1 held out, so 1 to train on: BatchNorm cannot train on a
     # batch of one image, and one test image always gets "the same output" as itself (the dead-network check)
     _write_folder(tmp_path, classes=2, per_class=1)
-    with pytest.raises(DataError, match=rf"{tmp_path.name}: 1 training and 1 test images; each split needs at least 2"):
+    with pytest.raises(DataError, match=rf"{tmp_path.name}: 0 training, 1 validation and 1 test images; each split "
+                                        "needs at least 2"):
         load(DataSource("folder", str(tmp_path)))
-    data = load(parse_data("synthetic:3,8,10,8"))  # the smallest synthetic set: 8 to train, 2 to test
-    assert (len(data.train_y), len(data.test_y)) == (8, 2)
+    data = load(parse_data("synthetic:3,8,10,8"))  # the smallest synthetic set: 6 to train, 2 to validate and test
+    assert (len(data.train_y), len(data.val_y), len(data.test_y)) == (6, 2, 2)
 
 
 def test_augment_is_a_seeded_crop_and_flip_of_each_image():

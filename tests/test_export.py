@@ -132,5 +132,5 @@ def test_report_of_a_latency_search_shows_the_latency_it_ranks_by(tmp_path, caps
     (run / "run.json").write_text(json.dumps(info | {"objective": "latency"}))
     assert main(["report", str(run)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split() == ["rank", "accuracy", "FLOPs", "params", "latency", "digest", "network"]
-    assert out[2].split()[:5] == ["1", "0.7000", "714.2M", "61.10M", "3.3ms"] and len(out[2:-2]) == 1
+    assert out[1].split() == ["rank", "val", "test", "FLOPs", "params", "latency", "digest", "network"]
+    assert out[2].split()[:6] == ["1", "0.7000", "-", "714.2M", "61.10M", "3.3ms"] and len(out[2:-2]) == 1

@@ -62,7 +62,7 @@ def test_learns_well_above_chance_and_reports_each_epoch(digits):
     seen = []
     result = fit(_model(digits), digits, FAST, seen.append)
     assert result.failure is None and result.epochs_run == 3 and [r.epoch for r in seen] == [1, 2, 3]
-    assert result.accuracy == seen[-1].test_accuracy and result.accuracy > 0.5  # chance is 0.1
+    assert result.accuracy == seen[-1].val_accuracy and result.accuracy > 0.5  # chance is 0.1
     assert result.images_per_second > 0 and result.train_seconds == pytest.approx(sum(r.seconds for r in seen))
 
 
@@ -70,7 +70,7 @@ def test_seeded_cpu_runs_are_identical(digits):
     torch.set_num_threads(1)
     one, two = _model(digits), _model(digits)
     first, second = fit(one, digits, FAST), fit(two, digits, FAST)
-    assert [(r.train_loss, r.test_accuracy) for r in first.history] == [(r.train_loss, r.test_accuracy) for r in second.history]
+    assert [(r.train_loss, r.val_accuracy) for r in first.history] == [(r.train_loss, r.val_accuracy) for r in second.history]
     assert all(torch.equal(a, b) for a, b in zip(one.state_dict().values(), two.state_dict().values()))
 
 
@@ -100,6 +100,6 @@ def test_a_network_whose_output_died_is_a_failure_not_a_result(digits):
     torch.nn.init.constant_(model.head.b1.conv.bias, -100.0)
     result = fit(model, digits, FAST)
     assert result.accuracy is None and result.epochs_run == 1 and len(result.history) == 1
-    assert result.failure.startswith("the network gives every test image the same output after epoch 1")
+    assert result.failure.startswith("the network gives every validation image the same output after epoch 1")
     # a network that learns is never flagged
     assert fit(_model(digits), digits, FAST).failure is None

@@ -47,8 +47,25 @@ def _export(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def _analyze(args: argparse.Namespace) -> None:
+    from nas.search.analysis import NEAR_CHANCE, analyze
+
+    runs, found, out = analyze(args.runs, args.out, args.storage, args.seeded)
+    for r in runs:
+        near = "-" if r.near_chance is None else str(r.near_chance)
+        below = "" if r.chance is None else f" (< {NEAR_CHANCE * r.chance:.0%})"
+        median, best = ("-" if v is None else f"{v:.4f}" for v in (r.median, r.best))
+        print(f"{r.name}  {len(r.drawn)} drawn: {r.trained} trained, {r.failed} failed, {near} near chance{below}; "
+              f"median {median}, best {best}")
+    print(f"parameters of {runs[0].name} that matter most (mean error of each choice, with how many drew it):")
+    for e in found:
+        choices = ", ".join(f"{label} {mean:.3f} ({n})" for label, mean, n in zip(e.labels, e.means, e.counts))
+        print(f"  {e.name:<26} {choices}")
+    print(f"files: {out / 'edf.png'}, {out / 'params.png'}")
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register search, report and export."""
+    """Register search, report, export and analyze."""
     from nas.search.config import (
         search_fields,  # the settings are the search's; the CLI only reads them
     )
@@ -79,3 +96,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never "
                                      "written to run.json)")
     p.set_defaults(run=_export)
+
+    p = sub.add_parser("analyze", help="design-space analysis of search runs: error EDFs and per-choice errors",
+                       description="The error EDF of the networks each run drew (edf.png, a curve per run) and the "
+                                   "error of each choice of the first run's parameters that matter most "
+                                   "(params.png). Runs made with --strategy random --no-seed-backbones show a "
+                                   "space's default distribution as it is.")
+    p.add_argument("runs", metavar="RUN", nargs="+", help="run directories of searches")
+    p.add_argument("--out", help="where the figures go (default: the first run directory)")
+    p.add_argument("--seeded", action="store_true", help="count the named backbones a search seeded itself with")
+    p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password")
+    p.set_defaults(run=_analyze)

@@ -17,12 +17,13 @@ def front_table(front: list, objective: str = "macs", limit: int = 20) -> None:
     from nas.search.records import describe
 
     latency = objective == "latency_ms"
-    print(f"{'rank':>4}  {'accuracy':>8}  {'FLOPs':>8}  {'params':>8}  " + ("latency  " if latency else "")
-          + f"{'digest':<12}  network")
+    print(f"{'rank':>4}  {'val':>8}  {'test':>8}  {'FLOPs':>8}  {'params':>8}  "
+          + ("latency  " if latency else "") + f"{'digest':<12}  network")
     for i, r in enumerate(front[:limit], 1):
         name = f" [{r.named}]" if r.named else ""
         ms = f"{r.latency_ms:5.1f}ms  " if latency else ""
-        print(f"{i:>4}  {r.accuracy:>8.4f}  {format_flops(r.macs):>8}  {format_params(r.params):>8}  {ms}"
+        test = "-" if r.test_accuracy is None else f"{r.test_accuracy:.4f}"
+        print(f"{i:>4}  {r.accuracy:>8.4f}  {test:>8}  {format_flops(r.macs):>8}  {format_params(r.params):>8}  {ms}"
               f"{r.digest[:12]:<12}  {describe(r.spec)}{name}")
 
 
@@ -77,6 +78,6 @@ def epoch_bar(total: int) -> tuple[Callable[[Any], None], Callable[[], None]]:
     def report(r: Any) -> None:
         bar.update(1)
         bar.write(f"epoch {r.epoch}/{r.epochs}  loss {r.train_loss:.3f}  train {r.train_accuracy:.1%}  "
-                  f"test {r.test_accuracy:.1%}  {r.seconds:.1f}s  {r.images_per_second:.0f} img/s", file=sys.stderr)
+                  f"val {r.val_accuracy:.1%}  {r.seconds:.1f}s  {r.images_per_second:.0f} img/s", file=sys.stderr)
 
     return report, bar.close

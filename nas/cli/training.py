@@ -33,6 +33,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _print_metrics(name: str, metrics: Metrics, config: TrainConfig) -> None:
     accuracy = "-" if metrics.accuracy is None else f"{metrics.accuracy:.2%}"
+    test = "-" if metrics.test_accuracy is None else f"{metrics.test_accuracy:.2%}"
     side = f"{metrics.proxy_resolution}x{metrics.proxy_resolution}"
     if metrics.failure and metrics.epochs_run == 0:
         print(f"{name}  not trained ({side} on {metrics.device})")
@@ -40,7 +41,8 @@ def _print_metrics(name: str, metrics: Metrics, config: TrainConfig) -> None:
         print(f"{name}  failed in epoch {metrics.epochs_run} of {config.epochs} at {side} on {metrics.device}")
     else:
         print(f"{name}  trained {metrics.epochs_run} epoch(s) at {side} on {metrics.device}")
-    print(f"  accuracy     {accuracy:>9}" + (f"  (failed: {metrics.failure})" if metrics.failure else ""))
+    print(f"  accuracy     {accuracy:>9}  validation, {test} test"
+          + (f"  (failed: {metrics.failure})" if metrics.failure else ""))
     print(f"  FLOPs        {format_flops(metrics.macs):>9}  ({metrics.macs:,} multiply-adds, deployed network)")
     print(f"  params       {format_params(metrics.params):>9}  ({metrics.params:,})")
     rate = f"{metrics.images_per_second:,.0f} images/s" if metrics.images_per_second else "no epoch completed"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 # trial user attributes written by the search (the study is the record; these are its keys)
 SPEC, DIGEST, MACS, PARAMS, STATUS, FAILURE, DUPLICATE_OF, NAMED = (
     "spec", "digest", "macs", "params", "status", "failure", "duplicate_of", "named")
+TEST_ACCURACY = "test_accuracy"  # measured at the end of a trial to report; a search ranks on validation accuracy
 # the search's second objective -> the record field it minimises
 OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
 
@@ -45,7 +46,7 @@ class TrialRecord:
 
     number: int
     status: str  # a TrialStatus value
-    accuracy: float | None
+    accuracy: float | None  # validation accuracy (in studies recorded before validation splits: test accuracy)
     macs: int | None  # multiply-adds of the deployed network
     params: int | None
     digest: str | None
@@ -54,6 +55,7 @@ class TrialRecord:
     seconds: float | None
     latency_ms: float | None  # measured batch-1 latency, when the search measured it
     spec: str | None  # spec JSON
+    test_accuracy: float | None = None  # reported for the front, never used to choose
 
     def row(self) -> dict[str, Any]:
         """The CSV row (no spec JSON)."""
@@ -68,7 +70,8 @@ def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     accuracy = trial.values[0] if trial.values and status in (TrialStatus.TRAINED, TrialStatus.DUPLICATE) else None
     seconds = trial.duration.total_seconds() if trial.duration else None
     return TrialRecord(trial.number, status, accuracy, attrs.get(MACS), attrs.get(PARAMS), attrs.get(DIGEST),
-                       attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC))
+                       attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC),
+                       attrs.get(TEST_ACCURACY))
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:

@@ -38,7 +38,7 @@ from nas.search.study import (
     seed_backbones,
     versions,
 )
-from nas.training.data import load
+from nas.training.data import Data, load
 from search_spaces import cells, spaces
 from search_spaces.spaces.base import Space
 
@@ -157,7 +157,8 @@ def _configured(config: SearchConfig | None, space: Space | str | None, settings
     return resolve(config, **settings), space
 
 
-def _start(config: SearchConfig, space: Space, enqueue: Sequence[dict[str, Any]]) -> tuple[optuna.Study, dict]:
+def _start(config: SearchConfig, space: Space, enqueue: Sequence[dict[str, Any]], data: Data
+           ) -> tuple[optuna.Study, dict]:
     """Open (or resume) the study, queue what it starts from, and write the run directory's run.json and
     config.json (the resolved settings: `nas search --config RUN/config.json` repeats the run)."""
     study = open_study(config)
@@ -170,7 +171,8 @@ def _start(config: SearchConfig, space: Space, enqueue: Sequence[dict[str, Any]]
     run_dir = writable_directory(config.run_dir)  # checked before; created now that the study is open
     (run_dir / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
         {"storage": _recordable(config.storage_url), "study_name": config.study_name,
-         "space": config.space, "budget": config.budget, "objective": config.objective}, indent=1))
+         "space": config.space, "budget": config.budget, "objective": config.objective,
+         "num_classes": data.num_classes}, indent=1))
     resolved = to_dict(config) | {"storage": _recordable(config.storage_url) if config.storage else None}
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1) + "\n")
     return study, started
@@ -193,7 +195,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     check_directory(config.run_dir)  # a run directory that cannot be written,
     started = _start_ray(config)  # and an unreachable cluster
     try:
-        study, info = _start(config, space, enqueue)
+        study, info = _start(config, space, enqueue, data)
         interrupted = _run_trials(study, config, space, data, progress)
     finally:
         if started:

@@ -27,6 +27,7 @@ from nas.search.records import (
     SPEC,
     SPENT,
     STATUS,
+    TEST_ACCURACY,
     TrialRecord,
     TrialStatus,
     pareto_front,
@@ -159,6 +160,14 @@ class StudySearcher(Searcher):
         trial = self.running.pop(trial_id, None)
         if trial is None:
             return
+        try:
+            self._complete(trial, result, error)
+        except Exception as err:  # a trial left running would hold a slot for ever: the search would never end
+            self._close(trial, TrialStatus.FAILED, TrialState.FAIL,
+                        failure=f"recording the trial's result failed: {err.__class__.__name__}: {err}")
+
+    def _complete(self, trial: optuna.trial.Trial, result: dict | None, error: bool) -> None:
+        """Tell the study how a trial that Ray Tune finished (or stopped) ended."""
         if error or not result:
             self._close(trial, TrialStatus.FAILED, TrialState.FAIL,
                         failure="the trial's worker died or raised (see Ray logs)")
@@ -170,6 +179,8 @@ class StudySearcher(Searcher):
             trial.set_user_attr("stopped_early", int(result.get("epoch", 0)) < self.config.train.epochs)
             if result.get("latency_ms"):
                 trial.set_user_attr("latency_ms", float(result["latency_ms"]))
+            if result.get("test_accuracy", -1.0) >= 0:  # measured to report, never read to choose
+                trial.set_user_attr(TEST_ACCURACY, float(result["test_accuracy"]))
             second = result.get(self.key)
             self._close(trial, TrialStatus.TRAINED, TrialState.COMPLETE,
                         values=[float(result["accuracy"]), float(second)])

@@ -34,7 +34,7 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
     base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
 
     def report(epoch: Any) -> None:
-        tune.report(base | {"accuracy": epoch.test_accuracy, "epoch": epoch.epoch})
+        tune.report(base | {"accuracy": epoch.val_accuracy, "epoch": epoch.epoch})
 
     try:
         metrics = evaluate(spec, train, data, report)
@@ -47,6 +47,7 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
     tune.report(base | {"accuracy": -1.0 if metrics.accuracy is None else metrics.accuracy,
                         "epoch": max(metrics.epochs_run, 1), "final": True, "failure": metrics.failure or "",
                         "latency_ms": metrics.latency_ms or 0.0, "train_seconds": metrics.train_seconds,
+                        "test_accuracy": -1.0 if metrics.test_accuracy is None else metrics.test_accuracy,
                         "stopped_early": metrics.stopped_early})
 
 

@@ -48,6 +48,8 @@ class DataSource:
     resolution: int | None = setting(None, "image side in pixels; None: 32 (mnist and digits are upsampled to it)")
     holdout: float = setting(0.2, "fraction held out for testing where the source has no test split "
                                   "(mnist, digits, folder)")
+    validation: float = setting(0.1, "fraction of the training images held out for validation: what a search "
+                                     "ranks candidates on (test images only report)")
     seed: int = setting(0, "seed of the holdout split and of synthetic content")
     channels: int = setting(3, "synthetic only: image channels", cli=False)
     num_classes: int = setting(10, "synthetic only: classes", cli=False)
@@ -62,6 +64,8 @@ class DataSource:
             raise DataError(f"dataset resolution must be in [4, 1024], got {self.resolution}")
         if not 0.0 < self.holdout < 1.0:
             raise DataError(f"dataset holdout must be in (0, 1), got {self.holdout}")
+        if not 0.0 < self.validation < 1.0:
+            raise DataError(f"dataset validation fraction must be in (0, 1), got {self.validation}")
         if self.kind == "synthetic":
             for name, value, low, high in (("channels", self.channels, 1, 64), ("classes", self.num_classes, 2, 100_000),
                                            ("size", self.size, 8, 1_000_000)):
@@ -76,11 +80,14 @@ class DataSource:
 
 @dataclass(frozen=True, eq=False)
 class Data:
-    """A dataset in memory: uint8 images (N, C, H, W) and int64 labels, split into train and test."""
+    """A dataset in memory: uint8 images (N, C, H, W) and int64 labels, split into train, validation (carved
+    from the training images: what candidates are ranked on) and test (reported, never used to choose)."""
 
     name: str
     train_x: Tensor
     train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
     test_x: Tensor
     test_y: Tensor
     num_classes: int
@@ -102,11 +109,12 @@ class Data:
         """The same images at `side` x `side` (resized once, in memory); itself when already that size."""
         if side == self.resolution:
             return self
-        return replace(self, train_x=_resize(self.train_x, side), test_x=_resize(self.test_x, side))
+        return replace(self, train_x=_resize(self.train_x, side), val_x=_resize(self.val_x, side),
+                       test_x=_resize(self.test_x, side))
 
     def to(self, device: torch.device | str) -> "Data":
         """The same data on `device`."""
-        move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "test_x", "test_y")}
+        move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
         return replace(self, **move)
 
 
@@ -145,25 +153,30 @@ def _resize(x: Tensor, side: int) -> Tensor:
     return out.round().clamp(0, 255).to(torch.uint8)
 
 
-def _finish(name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], classes: int, flip: bool) -> Data:
-    """A Data with per-channel statistics computed on the train split; DataError when a split is too small
-    to train on (BatchNorm needs two images in a batch) or to test on (telling a dead network, which gives
+def _finish(name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], classes: int, flip: bool,
+            source: DataSource) -> Data:
+    """A Data with a validation split carved from the training images (seeded, the same on every machine)
+    and per-channel statistics computed on what is left to train on; DataError when a split is too small to
+    train on (BatchNorm needs two images in a batch) or to evaluate on (telling a dead network, which gives
     every image the same output, from a live one needs two images)."""
-    if len(train[1]) < 2 or len(test[1]) < 2:
-        raise DataError(f"{name}: {len(train[1])} training and {len(test[1])} test images; each split needs at "
-                        "least 2: give more images")
+    train, val = _split(*train, source.validation, source.seed, minimum=2)
+    if min(len(train[1]), len(val[1]), len(test[1])) < 2:
+        raise DataError(f"{name}: {len(train[1])} training, {len(val[1])} validation and {len(test[1])} test "
+                        "images; each split needs at least 2: give more images")
     scaled = train[0].float() / 255
     mean = tuple(scaled.mean(dim=(0, 2, 3)).tolist())
     std = tuple(max(s, 1e-3) for s in scaled.std(dim=(0, 2, 3)).tolist())
-    return Data(name, train[0], train[1], test[0], test[1], classes, mean, std, flip)
+    return Data(name, train[0], train[1], val[0], val[1], test[0], test[1], classes, mean, std, flip)
 
 
-def _split(x: Tensor, y: Tensor, holdout: float, seed: int) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """A seeded random train/test split (the same for the same seed on every machine)."""
+def _split(x: Tensor, y: Tensor, holdout: float, seed: int, minimum: int = 1
+           ) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """A seeded random split: (the rest, the held-out `holdout` fraction, at least `minimum` images), the
+    same for the same seed on every machine."""
     order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-    n_test = max(1, int(round(len(y) * holdout)))
-    test, train = order[:n_test], order[n_test:]
-    return (x[train], y[train]), (x[test], y[test])
+    n_out = min(len(y), max(minimum, int(round(len(y) * holdout))))
+    out, rest = order[:n_out].sort().values, order[n_out:].sort().values  # each part keeps the source's order
+    return (x[rest], y[rest]), (x[out], y[out])
 
 
 def _mnist(source: DataSource) -> Data:
@@ -176,7 +189,7 @@ def _mnist(source: DataSource) -> Data:
     x = torch.from_numpy(images.reshape(-1, 1, 28, 28)).round().to(torch.uint8)
     x = _resize(x, source.resolution or 32)
     train, test = _split(x, torch.from_numpy(labels).long(), source.holdout, source.seed)
-    return _finish("mnist", train, test, 10, flip=False)
+    return _finish("mnist", train, test, 10, False, source)
 
 
 def _digits(source: DataSource) -> Data:
@@ -187,7 +200,7 @@ def _digits(source: DataSource) -> Data:
     x = _resize(x, source.resolution or 32)
     y = torch.from_numpy(bunch.target).long()
     train, test = _split(x, y, source.holdout, source.seed)
-    return _finish("digits", train, test, 10, flip=False)
+    return _finish("digits", train, test, 10, False, source)
 
 
 def _synthetic(source: DataSource) -> Data:
@@ -198,7 +211,7 @@ def _synthetic(source: DataSource) -> Data:
         x = torch.randint(0, 256, (n, source.channels, side, side), generator=gen, dtype=torch.uint8)
         return x, torch.randint(0, source.num_classes, (n,), generator=gen)
 
-    return _finish("synthetic", draw(source.size), draw(n_test), source.num_classes, flip=True)
+    return _finish("synthetic", draw(source.size), draw(n_test), source.num_classes, True, source)
 
 
 def _array_globals() -> dict[tuple[str, str], Any]:
@@ -263,7 +276,7 @@ def _cifar(source: DataSource) -> Data:
     label_key, classes = ("labels", 10) if ten else ("fine_labels", 100)
     parts = [_read_batch(f, label_key, classes) for f in train_files]
     train = (torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
-    return _finish(source.kind, train, _read_batch(test_file, label_key, classes), classes, flip=True)
+    return _finish(source.kind, train, _read_batch(test_file, label_key, classes), classes, True, source)
 
 
 def _folder(source: DataSource) -> Data:
@@ -290,7 +303,7 @@ def _folder(source: DataSource) -> Data:
             if len(images) > MAX_FOLDER_IMAGES:
                 raise DataError(f"{root}: more than {MAX_FOLDER_IMAGES} images; an image folder is held in memory")
     train, test = _split(torch.stack(images), torch.tensor(labels), source.holdout, source.seed)
-    return _finish(root.name or "folder", train, test, len(classes), flip=True)
+    return _finish(root.name or "folder", train, test, len(classes), True, source)
 
 
 def normalize(x: Tensor, data: Data, dtype: torch.dtype = torch.float32) -> Tensor:

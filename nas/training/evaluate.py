@@ -42,7 +42,8 @@ class TrainJob:
 class Metrics:
     """The outcome of a trial. FLOPs are multiply-adds of conv and linear layers (deployed network)."""
 
-    accuracy: float | None  # test top-1 of the proxy-trained network, 0..1; None when the trial failed
+    accuracy: float | None  # validation top-1 of the proxy-trained network, 0..1 (what a search ranks on); None
+    # when the trial failed
     macs: int  # deployed network (the spec as given, its resolution and classes)
     params: int
     train_seconds: float
@@ -55,6 +56,7 @@ class Metrics:
     failure: str | None = None  # why there is no accuracy (does not fit the data, NaN, divergence)
     stopped_early: bool = False
     history: tuple[EpochReport, ...] = ()
+    test_accuracy: float | None = None  # test top-1: reported, never used to choose
 
 
 def adapt(spec: NetSpec, data: Data) -> NetSpec:
@@ -104,7 +106,8 @@ def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | Da
     result = fit(model, data, config, report)
     metrics = dataclasses.replace(
         base, accuracy=result.accuracy, train_seconds=result.train_seconds, images_per_second=result.images_per_second,
-        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early, history=result.history)
+        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early, history=result.history,
+        test_accuracy=result.test_accuracy)
     if config.latency:
         one, many = measure_latency(spec, device, (1, config.latency_batch), config.latency_repeats)
         metrics = dataclasses.replace(metrics, latency_ms=one, latency_batch_ms=many)

@@ -83,14 +83,15 @@ class EpochReport:
     epochs: int
     train_loss: float  # mean over the epoch's steps (label-smoothed cross-entropy)
     train_accuracy: float  # on the augmented training batches, 0..1
-    test_accuracy: float  # 0..1
+    val_accuracy: float  # on the validation split, 0..1
     seconds: float  # training time of this epoch (evaluation excluded)
     images_per_second: float
 
 
 @dataclass(frozen=True)
 class TrainResult:
-    """The outcome of `fit`: final test accuracy, or `failure` saying why there is none."""
+    """The outcome of `fit`: the final validation accuracy (what a search ranks on) and test accuracy (what
+    it reports), or `failure` saying why there is none."""
 
     accuracy: float | None
     epochs_run: int
@@ -99,6 +100,7 @@ class TrainResult:
     history: tuple[EpochReport, ...]
     failure: str | None = None
     stopped_early: bool = False
+    test_accuracy: float | None = None
 
 
 Report = Callable[[EpochReport], "bool | None"]
@@ -134,21 +136,23 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device) -> tuple[float, bool]:
-    """Top-1 accuracy on the test split (eval mode, no gradients, bf16 on CUDA), and whether the network
-    gave every test image the same output: a dead network, whose accuracy is one class's share."""
+def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device,
+                      split: str = "val") -> tuple[float, bool]:
+    """Top-1 accuracy on a split (`val` or `test`; eval mode, no gradients, bf16 on CUDA), and whether the
+    network gave every image the same output: a dead network, whose accuracy is one class's share."""
+    images, labels = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     low = high = None
     with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-        for start in range(0, len(data.test_y), batch_size):
-            x = _prepare(data.test_x[start:start + batch_size], data, device)
+        for start in range(0, len(labels), batch_size):
+            x = _prepare(images[start:start + batch_size], data, device)
             out = model(x)
-            correct += (out.argmax(1) == data.test_y[start:start + batch_size]).sum()
+            correct += (out.argmax(1) == labels[start:start + batch_size]).sum()
             low = out.amin(0) if low is None else torch.minimum(low, out.amin(0))
             high = out.amax(0) if high is None else torch.maximum(high, out.amax(0))
     constant = low is not None and bool(torch.equal(low, high))
-    return correct.item() / max(1, len(data.test_y)), constant
+    return correct.item() / max(1, len(labels)), constant
 
 
 def _prepare(x: Tensor, data: Data, device: torch.device) -> Tensor:
@@ -196,17 +200,19 @@ def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None
         images = (epoch - 1) * steps * batch  # images of the completed epochs before this one
         if failure:
             return TrainResult(None, epoch, seconds, images / seconds, tuple(history), failure)
-        test, constant = evaluate_accuracy(model, data, config.eval_batch_size, device)
-        history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), test,
+        val, constant = evaluate_accuracy(model, data, config.eval_batch_size, device)
+        history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), val,
                                    elapsed, steps * batch / elapsed))
         if constant:  # e.g. every ReLU before the output died: no gradient reaches it again
             return TrainResult(None, epoch, seconds, (images + steps * batch) / seconds, tuple(history),
-                               f"the network gives every test image the same output after epoch {epoch} "
-                               f"(its units died: test accuracy {test:.1%} is one class's share)")
-        if report is not None and report(history[-1]) and epoch < config.epochs:
-            return TrainResult(test, epoch, seconds, (images + steps * batch) / seconds, tuple(history), None, True)
-    return TrainResult(history[-1].test_accuracy, config.epochs, seconds, config.epochs * steps * batch / seconds,
-                       tuple(history))
+                               f"the network gives every validation image the same output after epoch {epoch} "
+                               f"(its units died: validation accuracy {val:.1%} is one class's share)")
+        stop = report is not None and report(history[-1]) and epoch < config.epochs
+        if stop or epoch == config.epochs:
+            test = evaluate_accuracy(model, data, config.eval_batch_size, device, "test")[0]
+            return TrainResult(val, epoch, seconds, (images + steps * batch) / seconds, tuple(history), None,
+                               stop, test)
+    raise AssertionError("unreachable: the last epoch returns")
 
 
 def _epoch(model: nn.Module, data: Data, config: TrainConfig, opt: torch.optim.Optimizer, gen: torch.Generator,
