@@ -18,7 +18,10 @@ from search_spaces.cells.inception_v3 import (
 from search_spaces.cells.inception_v4 import (
     InceptionV4CArgs, ResnetAArgs, ResnetBArgs, ResnetReductionBArgs, StemConvArgs, StemPoolArgs,
 )
+from search_spaces.settings import Norm
 from search_spaces.spec import Block, NetSpec, Stage
+
+TF_NORM = Norm(eps=1e-3)  # BatchNorm eps of the TF-ported Inception nets (torchvision BasicConv2d, timm norm_eps)
 
 # GoogLeNet modules 3a..5b (torchvision): ch1x1, (ch3x3red, ch3x3), (ch5x5red, ch5x5), pool_proj
 GOOGLENET_MODULES = MappingProxyType({
@@ -59,6 +62,7 @@ def googlenet_spec(kernel_size: int = 3) -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs(dropout=0.2)),),
         resolution=224,
+        norm=TF_NORM,
     )
 
 
@@ -115,6 +119,7 @@ def inception_v3_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs(dropout=0.5)),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 
@@ -135,6 +140,7 @@ def inception_v4_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs()),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 
@@ -156,6 +162,7 @@ def inception_resnet_v2_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs()),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 
