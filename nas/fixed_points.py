@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass
 
 from search_spaces import backbones
 from search_spaces.network import count
+from search_spaces.settings import describe
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class FixedPoint:
     source: str
     paper: str
     note: str
+    settings: str = ""  # BN settings and stochastic depth where they differ from the defaults
 
     @property
     def params_match(self) -> bool | None:
@@ -40,8 +42,9 @@ def fixed_points(names: list[str] | None = None) -> list[FixedPoint]:
     rows = []
     for name in names or backbones.names():
         row = backbones.row(name)
-        cost = count(row.make())
         ref = row.reference
+        spec = row.make()
+        cost = count(spec)
         rows.append(FixedPoint(name, row.family, row.resolution, cost.params, cost.macs, ref.params, ref.macs,
-                               ref.macs_tol, ref.source, ref.paper, ref.note))
+                               ref.macs_tol, ref.source, ref.paper, ref.note, describe(spec.norm, spec.drop_path)))
     return rows
