@@ -15,6 +15,7 @@ from search_spaces.errors import NasError
 from nas.budget import format_flops, format_params
 from nas.fixed_points import fixed_points
 from nas.specs import cost_summary, load_spec, save_spec
+from nas.weights_cli import add_parser as add_weights_parser
 
 FLOPS_NOTE = "FLOPs are multiply-adds of conv and linear layers (the ResNet/MobileNet/EfficientNet convention)"
 DATA_HELP = "mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic:CHANNELS,RESOLUTION,CLASSES,SIZE"
@@ -58,9 +59,7 @@ def _backbones(args: argparse.Namespace) -> None:
         ref_p = "-" if r.ref_params is None else f"{r.ref_params:,}"
         ref_m = "-" if r.ref_macs is None else f"{r.ref_macs:,}" + ("" if not r.ref_macs_tol else "~")
         print(f"{r.name:<27}{r.resolution:>5}{r.params:>13,}{ref_p:>13}{_mark(r.params_match):>7}"
-              f"{r.macs:>16,}{ref_m:>16}{_mark(r.macs_match):>7}  {r.source}")
-        if r.settings:  # BN settings and stochastic depth, where they differ from PyTorch's defaults
-            print(f"{'':<27}settings: {r.settings}")
+              f"{r.macs:>16,}{ref_m:>16}{_mark(r.macs_match):>7}  {r.source}{r.settings and '; ' + r.settings}")
     print(f"{FLOPS_NOTE}; '~' marks a reference printed rounded (matched within its rounding).")
 
 
@@ -381,6 +380,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1; 0: every core)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_train)
+    add_weights_parser(sub)  # nas weights list / load / export (nas/weights_cli.py)
     return top
 
 
