@@ -112,6 +112,23 @@ def test_stochastic_depth_changes_training_but_not_eval():
     assert not torch.allclose(plain(x), deep(x))
 
 
+def test_efficientnet_trains_with_its_stochastic_depth():
+    spec = dataclasses.replace(backbones.get("efficientnet_b0"), resolution=64)
+    net, plain = build(spec), build(dataclasses.replace(spec, drop_path=DropPath()))
+    plain.load_state_dict(net.state_dict())
+    x = torch.randn(4, 3, 64, 64)
+    outs = []
+    for model in (net, plain):
+        model.train()
+        model.head.eval()  # the head's dropout aside: only the residual branches differ
+        torch.manual_seed(3)
+        outs.append(model(x))
+    assert not torch.allclose(outs[0], outs[1])
+    plain.load_state_dict(net.state_dict())  # the same running statistics again
+    net.eval(), plain.eval()
+    assert torch.equal(net(x), plain(x))
+
+
 def test_drop_path_without_a_residual_block_is_an_error():
     with pytest.raises(SpecError, match="residual branch"):
         build(dataclasses.replace(backbones.get("vgg16"), drop_path=DropPath(0.1)))

@@ -29,12 +29,14 @@ class WeightsError(NasError):
 
 @dataclass(frozen=True)
 class Reference:
-    """Where a backbone's weights come from: the definition (its builder), its leaf names, and the
-    prefixes of checkpoint tensors that belong to parts our spec leaves out (auxiliary classifiers)."""
+    """Where a backbone's weights come from: the definition (its builder), its leaf names, the prefixes of
+    checkpoint tensors that belong to parts our spec leaves out (auxiliary classifiers, a detector's heads),
+    and the key prefixes a checkpoint may add (DataParallel's `module.`, a detector's `backbone.`)."""
 
     source: str
     names: Names
     ignore: tuple[str, ...] = ()
+    strip: tuple[str, ...] = ("module.",)
 
 
 def _tv(builder: str, names: Names, ignore: tuple[str, ...] = ()) -> Reference:
@@ -53,7 +55,8 @@ REFERENCES: Mapping[str, Reference] = {
     "inception_v3": _tv("inception_v3", tv_names.inception_v3, ("AuxLogits.",)),
     **{n: _tv(n, tv_names.resnet) for n in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
                                             "resnext50_32x4d")},
-    "fpn_resnet50": _tv("resnet_fpn_backbone('resnet50')", tv_names.fpn_resnet50),
+    "fpn_resnet50": Reference("torchvision resnet_fpn_backbone('resnet50')", tv_names.fpn_resnet50,
+                              ("rpn.", "roi_heads."), ("module.", "backbone.")),  # or fasterrcnn_resnet50_fpn's
     **{n: _tv(n, tv_names.densenet) for n in ("densenet121", "densenet169", "densenet201")},
     "mobilenet_v2": _tv("mobilenet_v2", tv_names.mobilenet_v2),
     "mobilenet_v3_large": _tv("mobilenet_v3_large", tv_names.mobilenet_v3),
@@ -116,11 +119,17 @@ def _shape(shape: tuple[int, ...] | torch.Size) -> str:
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
+def _strip(key: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        key = key.removeprefix(prefix)
+    return key
+
+
 def _renamed(name: str, state: Mapping[str, Tensor]) -> OrderedDict[str, Tensor]:
     """Our state dict from a reference one: names mapped, shapes and the key set checked, one-line errors
     naming the first tensor that does not fit (a missing num_batches_tracked, absent from old files, is 0)."""
     ref, expected = reference(name), shapes(name)
-    state = {k.removeprefix("module."): v for k, v in state.items()}
+    state = {_strip(k, ref.strip): v for k, v in state.items()}
     out: OrderedDict[str, Tensor] = OrderedDict()
     for mine, theirs in mapping(name):
         tensor = state.get(theirs)
