@@ -182,3 +182,13 @@ def test_build_sets_every_bn_layer():
         eps, momentum = REFERENCE[name][:2]
         layers = _bn_layers(build(backbones.get(name)))
         assert layers and all((m.eps, m.momentum) == (eps, momentum) for m in layers)
+
+
+def test_nas_backbones_shows_settings_that_differ_from_the_defaults(capsys):
+    from nas.cli import main
+
+    assert main(["backbones", "efficientnet_b7", "resnet50", "googlenet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("; BN eps 0.001, BN momentum 0.01, drop path 0.2 (linear)")
+    assert lines[2].endswith("torchvision 0.28 resnet50 (v1.5)")  # defaults: nothing added
+    assert lines[3].endswith("; BN eps 0.001")
