@@ -84,7 +84,8 @@ def test_efficientnet_stochastic_depth_follows_torchvision_per_block_rule():
     b7 = backbones.get("efficientnet_b7")  # the scaled network keeps the rule: 55 blocks, the last 0.2 * 54 / 55
     assert b7.drop_path == DropPath(0.2, "linear")
     last = [b for s in range(1, 8) for b in getattr(build(b7), f"s{s}").children()][-1]
-    assert sum(r.repeats for st in b7.stages for r in st.blocks) == 55 and last.drop_path == pytest.approx(0.2 * 54 / 55)
+    assert sum(r.repeats for st in b7.stages for r in st.blocks) == 55
+    assert last.drop_path == pytest.approx(0.2 * 54 / 55)
 
 
 def test_drop_path_drops_whole_samples_in_training_only():

@@ -61,7 +61,8 @@ REFERENCES: Mapping[str, Reference] = {
     "mobilenet_v2": _tv("mobilenet_v2", tv_names.mobilenet_v2),
     "mobilenet_v3_large": _tv("mobilenet_v3_large", tv_names.mobilenet_v3),
     "mobilenet_v3_small": _tv("mobilenet_v3_small", tv_names.mobilenet_v3),
-    **{f"shufflenet_v2_{s}": _tv(f"shufflenet_v2_{s}", tv_names.shufflenet_v2) for s in ("x0_5", "x1_0", "x1_5", "x2_0")},
+    **{f"shufflenet_v2_{s}": _tv(f"shufflenet_v2_{s}", tv_names.shufflenet_v2)
+       for s in ("x0_5", "x1_0", "x1_5", "x2_0")},
     **{f"efficientnet_b{i}": _tv(f"efficientnet_b{i}", tv_names.efficientnet) for i in range(8)},
     "inception_v4": _timm("inception_v4", timm_names.inception_v4),
     "inception_resnet_v2": _timm("inception_resnet_v2", timm_names.inception_resnet_v2),

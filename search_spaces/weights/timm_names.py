@@ -105,8 +105,8 @@ def regnet(blocks: list[BlockInfo]) -> list[str]:
     return _resnet_like(blocks, ["stem.conv", "stem.bn"], REGNET, "head.fc", prefix="s{stage}.b{index1}")
 
 
-DS = ((r"dw\.conv", "conv_dw"), (r"dw\.bn", "bn1"), (r"(?:pw|project)\.conv", "conv_pw"), (r"(?:pw|project)\.bn", "bn2"),
-      (r"se\.fc1", "se.conv_reduce"), (r"se\.fc2", "se.conv_expand"))
+DS = ((r"dw\.conv", "conv_dw"), (r"dw\.bn", "bn1"), (r"(?:pw|project)\.conv", "conv_pw"),
+      (r"(?:pw|project)\.bn", "bn2"), (r"se\.fc1", "se.conv_reduce"), (r"se\.fc2", "se.conv_expand"))
 IR = ((r"expand\.conv", "conv_pw"), (r"expand\.bn", "bn1"), (r"dw\.conv", "conv_dw"), (r"dw\.bn", "bn2"),
       (r"se\.fc1", "se.conv_reduce"), (r"se\.fc2", "se.conv_expand"), (r"project\.conv", "conv_pwl"),
       (r"project\.bn", "bn3"))

@@ -13,6 +13,8 @@ RESIDUAL = (  # torchvision BasicBlock / Bottleneck (and timm's ResNet with SE)
     (r"shortcut\.conv", "downsample.0"), (r"shortcut\.bn", "downsample.1"),
 )
 
+FPN = ((r"lateral\.(\d+)\.conv", r"fpn.inner_blocks.\1.0"), (r"output\.(\d+)\.conv", r"fpn.layer_blocks.\1.0"))
+
 
 def plain(blocks: list[BlockInfo], classifier: tuple[int, ...]) -> list[str]:
     """AlexNet / VGG: `features.i` numbers every conv, BN, ReLU and pool; the head is `classifier.j`."""
@@ -108,8 +110,7 @@ def resnet(blocks: list[BlockInfo], prefix: str = "") -> list[str]:
         elif b.where == "head":
             out.append("fc")
         elif b.where == "neck":
-            rules = ((r"lateral\.(\d+)\.conv", r"fpn.inner_blocks.\1.0"), (r"output\.(\d+)\.conv", r"fpn.layer_blocks.\1.0"))
-            out += [translate(leaf, rules) for leaf in b.leaves]
+            out += [translate(leaf, FPN) for leaf in b.leaves]
     return out
 
 
