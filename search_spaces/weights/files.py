@@ -6,7 +6,6 @@ is installed (it is not a dependency). Nothing in a file is executed: weights_on
 """
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,14 +36,12 @@ def _load(path: Path) -> Any:
             raise WeightsError(f"{path}: not a safetensors file ({_first_line(err)})") from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # a malformed file fails anywhere in the unpickler (IndexError, EOFError, ...)
         found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if found:  # a pickled object: weights_only refuses to build it
             raise WeightsError(f"{path}: refused by torch.load(weights_only=True): it holds a pickled "
                                f"{found.group(1)}, not only tensors") from None
-        raise WeightsError(f"{path}: not a PyTorch checkpoint (unreadable as weights)") from None
-    except Exception as err:  # a malformed file fails anywhere in the unpickler (IndexError, EOFError, ...)
-        raise WeightsError(f"{path}: not a PyTorch checkpoint ({_first_line(err)})") from None
+        raise WeightsError(f"{path}: not a PyTorch checkpoint ({type(err).__name__})") from None
 
 
 def _tensors(value: Any) -> bool:
