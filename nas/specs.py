@@ -11,6 +11,7 @@ from nas.files import writable_file
 from search_spaces import backbones
 from search_spaces.counting import count
 from search_spaces.errors import SpecError
+from search_spaces.settings import describe
 from search_spaces.spec import NetSpec, from_json
 
 MAX_SPEC_BYTES = 10 * 2**20
@@ -72,6 +73,7 @@ class FixedPoint:
     source: str
     paper: str
     note: str
+    settings: str = ""  # BN settings and stochastic depth where they differ from the defaults
 
     @property
     def params_match(self) -> bool | None:
@@ -90,8 +92,9 @@ def fixed_points(names: list[str] | None = None) -> list[FixedPoint]:
     rows = []
     for name in names or backbones.names():
         row = backbones.row(name)
-        cost = count(row.make())
         ref = row.reference
+        spec = row.make()
+        cost = count(spec)
         rows.append(FixedPoint(name, row.family, row.resolution, cost.params, cost.macs, ref.params, ref.macs,
-                               ref.macs_tol, ref.source, ref.paper, ref.note))
+                               ref.macs_tol, ref.source, ref.paper, ref.note, describe(spec.norm, spec.drop_path)))
     return rows

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from search_spaces import cells
 from search_spaces.cost import Shape
+from search_spaces.errors import SpecError
 from search_spaces.spec import Block, NetSpec
 
 
@@ -77,7 +78,25 @@ def build(spec: NetSpec) -> Network:
     neck = None if spec.neck is None else cells.get(spec.neck.cell).build(spec.neck.args, widths)
     net = Network(stem, stages, head, neck)
     init_weights(net)
+    apply_settings(net, spec)
     return net
+
+
+def apply_settings(net: Network, spec: NetSpec) -> None:
+    """The spec's BatchNorm eps and momentum on every BN layer, and its stochastic depth on every stage
+    block with a residual branch (those with a `drop_path` attribute), by the spec's per-block rule."""
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eps, m.momentum = spec.norm.eps, spec.norm.momentum
+    if not spec.drop_path.rate:
+        return
+    blocks = [b for s in range(1, net.num_stages + 1) for b in getattr(net, f"s{s}").children()]
+    residual = [(b, p) for b, p in zip(blocks, spec.drop_path.rates(len(blocks))) if hasattr(b, "drop_path")]
+    if not residual:
+        raise SpecError(f"drop_path {spec.drop_path.rate:g} needs a block with a residual branch "
+                        "(mbconv, basic, bottleneck, res2net, ant); this network has none")
+    for block, p in residual:
+        block.drop_path = p
 
 
 def init_weights(module: nn.Module) -> None:

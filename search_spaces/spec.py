@@ -18,6 +18,16 @@ from typing import Any
 from search_spaces import cells
 from search_spaces.counting import walk
 from search_spaces.errors import MAX_RESOLUTION, SpecError, check_int
+from search_spaces.settings import (
+    DEFAULT_DROP_PATH,
+    DEFAULT_NORM,
+    SETTINGS,
+    DropPath,
+    Norm,
+    check_settings,
+    settings_from_dict,
+    settings_to_dict,
+)
 
 MAX_REPEATS = 256
 
@@ -65,8 +75,11 @@ class NetSpec:
     resolution: int = 224
     in_channels: int = 3
     num_classes: int = 1000
+    norm: Norm = DEFAULT_NORM  # BatchNorm eps and momentum (search_spaces.settings); no part of the cost
+    drop_path: DropPath = DEFAULT_DROP_PATH  # stochastic depth rate and per-block rule; no part of the cost
 
     def __post_init__(self) -> None:
+        check_settings(self.norm, self.drop_path)
         check_int("network", "resolution", self.resolution, 1, MAX_RESOLUTION)
         check_int("network", "in_channels", self.in_channels, 1, 64)
         check_int("network", "num_classes", self.num_classes, 1, 100_000)
@@ -95,6 +108,7 @@ class NetSpec:
             "stages": [[_block_to_dict(b) for b in s.blocks] for s in self.stages],
             "head": [_block_to_dict(b) for b in self.head],
             "neck": None if self.neck is None else _block_to_dict(self.neck),
+            **settings_to_dict(self.norm, self.drop_path),  # only settings that differ from the defaults
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -183,7 +197,7 @@ def spec_from_dict(data: Any) -> NetSpec:
     """A NetSpec from plain data, validated."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a JSON object, got {type(data).__name__}")
-    known = {"resolution", "in_channels", "num_classes", "stem", "stages", "head", "neck"}
+    known = {"resolution", "in_channels", "num_classes", "stem", "stages", "head", "neck", *SETTINGS}
     unknown = set(data) - known
     if unknown:
         raise SpecError(f"unknown spec key(s) {sorted(unknown)}; expected {sorted(known)}")
@@ -203,6 +217,7 @@ def spec_from_dict(data: Any) -> NetSpec:
         head=tuple(block_from_dict(b) for b in data.get("head", [])),
         neck=None if neck is None else block_from_dict(neck),
         **scalars,
+        **settings_from_dict(data),
     )
 
 

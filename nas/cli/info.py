@@ -52,7 +52,7 @@ def _backbones(args: argparse.Namespace) -> None:
         ref_p = "-" if r.ref_params is None else f"{r.ref_params:,}"
         ref_m = "-" if r.ref_macs is None else f"{r.ref_macs:,}" + ("" if not r.ref_macs_tol else "~")
         print(f"{r.name:<27}{r.resolution:>5}{r.params:>13,}{ref_p:>13}{_mark(r.params_match):>7}"
-              f"{r.macs:>16,}{ref_m:>16}{_mark(r.macs_match):>7}  {r.source}")
+              f"{r.macs:>16,}{ref_m:>16}{_mark(r.macs_match):>7}  {r.source}{r.settings and '; ' + r.settings}")
     print(f"{FLOPS_NOTE}; '~' marks a reference printed rounded (matched within its rounding).")
 
 

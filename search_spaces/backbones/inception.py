@@ -27,7 +27,10 @@ from search_spaces.cells.inception_v4 import (
     StemConvArgs,
     StemPoolArgs,
 )
+from search_spaces.settings import Norm
 from search_spaces.spec import Block, NetSpec, Stage
+
+TF_NORM = Norm(eps=1e-3)  # BatchNorm eps of the TF-ported Inception nets (torchvision BasicConv2d, timm norm_eps)
 
 # GoogLeNet modules 3a..5b (torchvision): ch1x1, (ch3x3red, ch3x3), (ch5x5red, ch5x5), pool_proj
 GOOGLENET_MODULES = MappingProxyType({
@@ -68,6 +71,7 @@ def googlenet_spec(kernel_size: int = 3) -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs(dropout=0.2)),),
         resolution=224,
+        norm=TF_NORM,
     )
 
 
@@ -124,6 +128,7 @@ def inception_v3_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs(dropout=0.5)),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 
@@ -144,6 +149,7 @@ def inception_v4_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs()),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 
@@ -165,6 +171,7 @@ def inception_resnet_v2_spec() -> NetSpec:
         ),
         head=(Block("classifier", ClassifierArgs()),),
         resolution=299,
+        norm=TF_NORM,
     )
 
 

@@ -20,8 +20,10 @@ from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.mbconv import AntArgs, ConvHeadArgs, DSConvArgs, MBConvArgs
 from search_spaces.rounding import make_divisible
 from search_spaces.scale import multiply
+from search_spaces.settings import DropPath, Norm
 from search_spaces.spec import Block, NetSpec, Stage
 
+TF_NORM = Norm(eps=1e-3, momentum=0.01)  # torchvision's BN for MobileNetV3 and the TF-ported EfficientNet-B5..B7
 # A stage row: (expand ratio, out channels, repeats, first stride, kernel, SE)
 Row = tuple[float, int, int, int, int, bool]
 SeRule = Callable[[int, int], int]  # (block input, expanded width) -> squeeze width
@@ -119,7 +121,7 @@ def _v3(table: list[list[tuple]], last_conv: int, hidden: int) -> NetSpec:
             c = out
         stages.append(Stage(tuple(blocks)))
     head = _head(last_conv, "hardswish", (hidden,), 0.2)
-    return NetSpec(stem=_stem(16, "hardswish"), stages=tuple(stages), head=head)
+    return NetSpec(stem=_stem(16, "hardswish"), stages=tuple(stages), head=head, norm=TF_NORM)
 
 
 def mobilenet_v3_large() -> NetSpec:
@@ -148,7 +150,7 @@ def proxylessnas_mobile() -> NetSpec:
         [(6, 80, 1, 2, 7, False), (3, 80, 3, 1, 5, False), (6, 96, 1, 1, 5, False), (3, 96, 3, 1, 5, False)],
         [(6, 192, 2, 2, 7, False), (3, 192, 2, 1, 7, False), (6, 320, 1, 1, 7, False)],
     ]
-    return _mb_net(32, stages, "relu6", _head(1280, "relu6"))
+    return dataclasses.replace(_mb_net(32, stages, "relu6", _head(1280, "relu6")), norm=Norm(eps=1e-3))
 
 
 def antnet(groups: int = 1) -> NetSpec:
@@ -174,7 +176,8 @@ def efficientnet_b0() -> NetSpec:
     """torchvision efficientnet_b0: SiLU, SE on a quarter of the block input, head conv 1280, dropout 0.2."""
     rows = [(1, 16, 1, 1, 3, True), (6, 24, 2, 2, 3, True), (6, 40, 2, 2, 5, True), (6, 80, 3, 2, 3, True),
             (6, 112, 3, 1, 5, True), (6, 192, 4, 2, 5, True), (6, 320, 1, 1, 3, True)]
-    return _mb_net(32, [[row] for row in rows], "silu", _head(1280, "silu", dropout=0.2), se_act="silu")
+    spec = _mb_net(32, [[row] for row in rows], "silu", _head(1280, "silu", dropout=0.2), se_act="silu")
+    return dataclasses.replace(spec, drop_path=DropPath(0.2))  # torchvision stochastic_depth_prob, linear rule
 
 
 # (width, depth, resolution, dropout): tensorflow/tpu efficientnet_builder.efficientnet_params
@@ -187,6 +190,7 @@ EFFICIENTNET = {
     "efficientnet_b6": (1.8, 2.6, 528, 0.5),
     "efficientnet_b7": (2.0, 3.1, 600, 0.5),
 }
+TF_PORTED = ("efficientnet_b5", "efficientnet_b6", "efficientnet_b7")  # torchvision's weights ported from TF
 
 
 def efficientnet(name: str) -> NetSpec:
@@ -195,7 +199,7 @@ def efficientnet(name: str) -> NetSpec:
     spec = multiply(efficientnet_b0(), width, depth, resolution)
     conv, classifier = spec.head
     return dataclasses.replace(spec, head=(conv, dataclasses.replace(classifier, args=dataclasses.replace(
-        classifier.args, dropout=dropout))))
+        classifier.args, dropout=dropout))), norm=TF_NORM if name in TF_PORTED else spec.norm)
 
 
 G4 = 50_000  # tolerance of a GMACs figure printed to 4 decimals

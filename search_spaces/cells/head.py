@@ -42,9 +42,10 @@ def _classifier_build(a: ClassifierArgs, in_channels: int, num_classes: int) -> 
     for i, width in enumerate(a.hidden, 1):
         layers[f"fc{i}"] = nn.Linear(features, width)
         layers[f"act{i}"] = activation(a.activation)
-        layers[f"drop{i}"] = nn.Dropout(a.dropout)
+        if a.dropout:  # no Dropout(0.0) module: the references have none
+            layers[f"drop{i}"] = nn.Dropout(a.dropout)
         features = width
-    if not a.hidden:
+    if not a.hidden and a.dropout:
         layers["drop"] = nn.Dropout(a.dropout)
     layers["fc"] = nn.Linear(features, num_classes, bias=a.bias)
     return nn.Sequential(layers)

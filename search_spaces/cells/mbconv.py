@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from search_spaces.cells.attention import SqueezeExcite
 from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
+from search_spaces.cells.drop_path import drop_path
 from search_spaces.cost import Cost, Shape, Tally
 from search_spaces.errors import check_choice, check_int, check_kernel, require
 from search_spaces.rounding import make_divisible, scale_channels
@@ -61,6 +62,8 @@ class MBConvArgs:
 class MBConv(nn.Module):
     """The inverted residual block; children `expand`, `dw`, `se` (Identity when absent), `project`."""
 
+    drop_path = 0.0  # stochastic depth of the residual branch (set by network.build from the spec)
+
     def __init__(self, a: MBConvArgs, in_channels: int):
         super().__init__()
         mid = a.mid_channels
@@ -74,7 +77,7 @@ class MBConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.project(self.se(self.dw(self.expand(x))))
-        return x + y if self.shortcut else y
+        return x + drop_path(y, self.drop_path, self.training) if self.shortcut else y
 
 
 def _mbconv_cost(a: MBConvArgs, shape: Shape) -> tuple[Cost, Shape]:
@@ -168,6 +171,8 @@ class AntArgs:
 class AntBlock(nn.Module):
     """ANTNet's block; children `expand`, `dw`, `attention`, `project`."""
 
+    drop_path = 0.0  # stochastic depth of the residual branch (set by network.build from the spec)
+
     def __init__(self, a: AntArgs, in_channels: int):
         super().__init__()
         mid, bias = a.mid_channels, not a.norm
@@ -181,7 +186,7 @@ class AntBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.project(self.attention(self.dw(self.expand(x))))
-        return x + y if self.shortcut else y
+        return x + drop_path(y, self.drop_path, self.training) if self.shortcut else y
 
 
 def _ant_cost(a: AntArgs, shape: Shape) -> tuple[Cost, Shape]:

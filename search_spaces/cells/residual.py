@@ -32,6 +32,7 @@ from search_spaces.cells.attention import (
 )
 from search_spaces.cells.base import Cell
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
+from search_spaces.cells.drop_path import drop_path
 from search_spaces.cells.hetconv import MAX_PART, HetConv2d, hetconv_cost
 from search_spaces.cost import ZERO, Cost, Shape, norm2d
 from search_spaces.errors import SpecError, check_choice, check_int, require
@@ -41,6 +42,8 @@ from search_spaces.rounding import scale_channels
 class ResidualBlock(nn.Module):
     """relu(body(x) + shortcut(x)): the frame shared by the basic, bottleneck and Res2Net blocks."""
 
+    drop_path = 0.0  # stochastic depth of the body (set by network.build from the spec)
+
     def __init__(self, body: nn.Module, shortcut: nn.Module):
         super().__init__()
         self.body = body
@@ -48,7 +51,7 @@ class ResidualBlock(nn.Module):
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.body(x) + self.shortcut(x))
+        return self.act(drop_path(self.body(x), self.drop_path, self.training) + self.shortcut(x))
 
 
 def has_projection(projection: bool | None, in_channels: int, out_channels: int, stride: int) -> bool:

@@ -19,6 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from search_spaces.counting import count
 from search_spaces.errors import BudgetError, SpaceError, SpecError
+from search_spaces.settings import without_settings
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]
@@ -182,9 +183,10 @@ class Space(ABC):
         return spec
 
     def contains(self, spec: NetSpec) -> bool:
-        """Whether `spec` is a point of this space (encode, then decode gives it back)."""
+        """Whether `spec` is a point of this space (encode, then decode gives it back), settings aside: a
+        space searches architectures, and BN settings and stochastic depth are no part of one."""
         try:
-            return self.decode(self.encode(spec)) == spec
+            return without_settings(self.decode(self.encode(spec))) == without_settings(spec)
         except (SpaceError, SpecError):
             return False
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from search_spaces.errors import SpaceError, SpecError
 from search_spaces.rounding import scale_channels
+from search_spaces.settings import without_settings
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]
@@ -60,7 +61,7 @@ def encode_first(space: Any, spec: NetSpec, encode_with: Callable[[NetSpec, floa
         for deep in sorted(depths, key=lambda d: d != 1.0):
             try:
                 params = encode_with(spec, width, deep)
-                if space.decode(params) == spec:
+                if without_settings(space.decode(params)) == without_settings(spec):  # spaces search architectures
                     return params
             except (Unreachable, SpaceError, SpecError, IndexError, AttributeError, TypeError, ValueError):
                 continue

@@ -10,6 +10,7 @@ import torch
 from search_spaces import backbones, spaces
 from search_spaces.counting import count
 from search_spaces.network import build
+from search_spaces.settings import without_settings
 from tests.exact import assert_exact_network
 
 SPACES = sorted(spaces.SPACES)
@@ -24,7 +25,8 @@ def test_every_space_of_the_issue_is_registered():
 def test_named_backbones_are_fixed_points(space, name):
     spec = backbones.get(name)
     assert spaces.get(space).contains(spec)
-    assert spaces.get(space).decode(spaces.get(space).encode(spec)) == spec
+    # a space encodes the architecture: BN settings and stochastic depth are no part of it
+    assert without_settings(spaces.get(space).decode(spaces.get(space).encode(spec))) == without_settings(spec)
 
 
 @pytest.mark.parametrize("space", SPACES)
