@@ -10,6 +10,7 @@ import sys
 
 from nas.budget import format_flops, format_params, parse_budget
 from nas.cli.show import FLOPS_NOTE
+from nas.search.config import parse_fix
 from nas.specs import cost_summary, fixed_points, load_spec, save_spec
 from search_spaces import cells, spaces
 from search_spaces.counting import count
@@ -69,11 +70,14 @@ def _spaces(args: argparse.Namespace) -> None:
     chosen = [spaces.get(name) for name in args.names] or spaces.SPACES.values()
     if args.json:
         print(json.dumps([{"name": s.name, "description": s.description, "fixed_points": list(s.fixed_points),
-                           "parameters": s.describe()} for s in chosen], indent=2))
+                           "search_defaults": dict(s.defaults), "parameters": s.describe()} for s in chosen],
+                         indent=2))
         return
     for space in chosen:
         print(f"{space.name}: {space.description}")
         print(f"  fixed points: {', '.join(space.fixed_points) or '-'}")
+        held = ", ".join(f"{k}={v!r}" for k, v in space.defaults.items()) or "nothing (every parameter is drawn)"
+        print(f"  a search holds fixed by default: {held}  (--free NAME draws it)")
         ranges = space.describe()
         print(f"  parameters ({len(ranges)}):")
         for name, allowed in ranges.items():
@@ -85,7 +89,8 @@ def _sample(args: argparse.Namespace) -> None:
     budget = None if args.budget is None else parse_budget(args.budget)
     if args.n < 1:
         raise SpaceError(f"-n must be at least 1, got {args.n}")
-    specs = list(itertools.islice(space.samples(args.seed, budget), args.n))
+    fixed = space.distribution(parse_fix(args.fix), args.free)
+    specs = list(itertools.islice(space.samples(args.seed, budget, fixed=fixed), args.n))
     if args.json:
         print(json.dumps([{"digest": s.digest(), "macs": count(s).macs, "params": count(s).params,
                            "point": space.encode(s), "spec": s.to_dict()} for s in specs], indent=2))
@@ -131,4 +136,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=10, help="how many candidates (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same candidates)")
     p.add_argument("--json", action="store_true", help="machine-readable output: cost, digest, point and spec")
+    p.add_argument("--fix", nargs="+", default=(), metavar="NAME=VALUE",
+                   help="hold these parameters fixed, as a search does (see `nas search --help`)")
+    p.add_argument("--free", nargs="+", default=(), metavar="NAME", help="draw these parameters that the space's "
+                   "default search distribution holds fixed (all: every one)")
     p.set_defaults(run=_sample)

@@ -52,6 +52,10 @@ class SearchConfig:
     sample_size: int = setting(3, "evolution: tournament size")
     resume: bool = setting(False, "continue the study (after Ctrl-C, SIGTERM or a crash), or join it as another worker")
     seed_backbones: bool = setting(True, "first train the named backbones that fit the budget (at most half the runs)")
+    fix: tuple[str, ...] = setting((), "hold these space parameters fixed, NAME=VALUE each (e.g. norm=true); "
+                                   "added to the space's default distribution (see `nas spaces`)")
+    free: tuple[str, ...] = setting((), "draw these parameters that the space's default distribution holds "
+                                    "fixed (e.g. norm; all: every one)")
     max_proposals: int = setting(2000, "stop after this many proposals that train nothing (over budget, invalid, "
                                  "duplicate)")
     # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
@@ -114,6 +118,22 @@ class ScaleConfig:
 # SearchConfig settings a sweep sets itself (`_training_config`): not options of `nas scale`
 SWEEP_SETS = ("space", "budget", "trials", "strategy", "objective", "scheduler", "seed_backbones", "population",
               "sample_size", "max_proposals", "run_dir")
+
+
+def parse_fix(texts: tuple[str, ...] | list[str] | dict[str, Any]) -> dict[str, Any]:
+    """{name: value} from NAME=VALUE texts; a value reads as JSON where it can (true, 3, 0.5), else as text."""
+    if isinstance(texts, dict):
+        return dict(texts)
+    fixed = {}
+    for text in texts:
+        name, sep, value = str(text).partition("=")
+        if not sep or not name:
+            raise SearchError(f"--fix takes NAME=VALUE (e.g. norm=true, s1.kind=mbconv), got {text!r}")
+        try:
+            fixed[name] = json.loads(value)
+        except ValueError:
+            fixed[name] = value
+    return fixed
 
 
 def search_fields() -> dict[str, Flat]:

@@ -23,7 +23,7 @@ from ray import tune
 
 from nas.files import check_directory, writable_directory
 from nas.search import trial
-from nas.search.config import SearchConfig, SearchError, resolve, to_dict
+from nas.search.config import SearchConfig, SearchError, parse_fix, resolve, to_dict
 from nas.search.heartbeat import Heartbeat
 from nas.search.records import OBJECTIVES, pareto_front, records
 from nas.search.results import SearchResult, write_run
@@ -134,14 +134,17 @@ class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM stopped the search; the study is consistent and `--resume` continues it."""
 
 
-def check_space(config: SearchConfig, space: Space | None = None) -> Space:
-    """The search's space (a SpaceError naming the known ones if unknown); a BudgetError giving the minimum
-    when the budget is below the space's smallest network, or when no random point fits it within the
-    search's `max_proposals` draws: the search, whose proposals start random, would stop there with
-    nothing trained (the dense space at 20M: one draw in about 10,000 fits)."""
+def check_space(config: SearchConfig, space: Space | None = None) -> tuple[Space, dict[str, Any]]:
+    """The search's space (a SpaceError naming the known ones if unknown) and the parameters its
+    distribution holds fixed (the space's defaults with `fix` and `free` applied; a SpaceError for a name or
+    value the space does not have); a BudgetError giving the minimum when the budget is below the space's
+    smallest network, or when no random point fits it within the search's `max_proposals` draws: the
+    search, whose proposals start random, would stop there with nothing trained (the dense space at 20M:
+    one draw in about 10,000 fits)."""
     space = space or spaces.get(config.space)
-    next(space.samples(config.seed, config.budget, max_draws=config.max_proposals))
-    return space
+    fixed = space.distribution(parse_fix(config.fix), config.free)
+    next(space.samples(config.seed, config.budget, max_draws=config.max_proposals, fixed=fixed))
+    return space, fixed
 
 
 def _configured(config: SearchConfig | None, space: Space | str | None, settings: dict[str, Any]
@@ -157,12 +160,12 @@ def _configured(config: SearchConfig | None, space: Space | str | None, settings
     return resolve(config, **settings), space
 
 
-def _start(config: SearchConfig, space: Space, enqueue: Sequence[dict[str, Any]], data: Data
-           ) -> tuple[optuna.Study, dict]:
+def _start(config: SearchConfig, space: Space, fixed: dict[str, Any], enqueue: Sequence[dict[str, Any]],
+           data: Data) -> tuple[optuna.Study, dict]:
     """Open (or resume) the study, queue what it starts from, and write the run directory's run.json and
     config.json (the resolved settings: `nas search --config RUN/config.json` repeats the run)."""
-    study = open_study(config)
-    started = {"requeued": requeue_interrupted(study) if config.resume else 0, "seeded": []}
+    study = open_study(config, fixed)
+    started = {"requeued": requeue_interrupted(study) if config.resume else 0, "seeded": [], "fixed": fixed}
     if not config.resume:
         if config.seed_backbones:
             started["seeded"] = seed_backbones(study, space, config.budget, config.trials // 2)
@@ -188,14 +191,14 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     files. `space` may be a Space object instead of a registered name (compound-scaling sweeps use this),
     and `enqueue` lists parameter points to try first (in a new study)."""
     config, space = _configured(config, space, settings)
-    space = check_space(config, space)
+    space, fixed = check_space(config, space)
     check_resources(config)  # a trial the local Ray can never place fails here, not after an endless wait
     data = load(config.data)  # a missing or corrupt dataset fails before anything is written,
     check_storage(config)  # so does a bad storage URL,
     check_directory(config.run_dir)  # a run directory that cannot be written,
     started = _start_ray(config)  # and an unreachable cluster
     try:
-        study, info = _start(config, space, enqueue, data)
+        study, info = _start(config, space, fixed, enqueue, data)
         interrupted = _run_trials(study, config, space, data, progress)
     finally:
         if started:

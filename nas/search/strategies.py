@@ -10,6 +10,7 @@ population is full, every trial is random. The parent and the mutated parameter 
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -37,13 +38,15 @@ def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[Study
 class AgingEvolution(BaseSampler):
     """Aging evolution with a multi-objective tournament (see the module docstring)."""
 
-    def __init__(self, population: int = 16, sample_size: int = 4, seed: int | None = None):
+    def __init__(self, population: int = 16, sample_size: int = 4, seed: int | None = None,
+                 fixed: frozenset[str] = frozenset()):
         if population < 2 or not 1 <= sample_size <= population:
             raise ValueError(f"evolution needs population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
         self.population = population
         self.sample_size = sample_size
         self._rng = np.random.RandomState(seed)
         self._random = RandomSampler(seed=seed)
+        self.fixed = fixed  # parameters the search holds fixed: mutating one would change nothing
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}
@@ -64,7 +67,8 @@ class AgingEvolution(BaseSampler):
         front = [p for p in picks if not any(dominates(o.values, p.values, study.directions) for o in picks)]
         parent = front[self._rng.randint(len(front))]
         study._storage.set_trial_system_attr(trial._trial_id, PARENT, parent.number)
-        study._storage.set_trial_system_attr(trial._trial_id, MUTATE, sorted(parent.params)[self._rng.randint(len(parent.params))])
+        free = sorted(p for p in parent.params if p not in self.fixed) or sorted(parent.params)
+        study._storage.set_trial_system_attr(trial._trial_id, MUTATE, free[self._rng.randint(len(free))])
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: BaseDistribution) -> Any:
@@ -85,12 +89,21 @@ class AgingEvolution(BaseSampler):
         return value
 
 
-def sampler(config: SearchConfig) -> optuna.samplers.BaseSampler:
-    """The Optuna sampler of a search's strategy, seeded by the search's seed."""
+def sampler(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of a search's strategy, seeded by the search's seed, with the parameters in `fixed`
+    held at their values (Optuna's PartialFixedSampler; enqueued points such as the seeded backbones keep
+    their own values)."""
     if config.strategy == "evolution":
-        return AgingEvolution(config.population, config.sample_size, seed=config.seed)
-    if config.strategy == "tpe":
-        return optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(4, config.trials // 4))
-    if config.strategy == "nsga2":
-        return optuna.samplers.NSGAIISampler(population_size=max(4, config.population), seed=config.seed)
-    return optuna.samplers.RandomSampler(seed=config.seed)
+        base: optuna.samplers.BaseSampler = AgingEvolution(config.population, config.sample_size, seed=config.seed,
+                                                           fixed=frozenset(fixed or ()))
+    elif config.strategy == "tpe":
+        base = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(4, config.trials // 4))
+    elif config.strategy == "nsga2":
+        base = optuna.samplers.NSGAIISampler(population_size=max(4, config.population), seed=config.seed)
+    else:
+        base = optuna.samplers.RandomSampler(seed=config.seed)
+    if not fixed:
+        return base
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.4, unchanged since
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.PartialFixedSampler(dict(fixed), base)

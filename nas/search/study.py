@@ -141,10 +141,11 @@ def _shown(value: Any) -> str:
     return f"{value:,}" if type(value) is int else repr(value)
 
 
-def open_study(config: SearchConfig) -> optuna.Study:
-    """Create the study, or load it on --resume; never silently start over a recorded one."""
+def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.Study:
+    """Create the study, or load it on --resume; never silently start over a recorded one. Its sampler
+    holds the parameters in `fixed` at their values."""
     storage = _connect(config)
-    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config),
+    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config, fixed),
                                 directions=["maximize", "minimize"], load_if_exists=True)
     study.set_user_attr("settings", study_settings(config))
     return study

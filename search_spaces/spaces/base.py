@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import random
 from abc import ABC, abstractmethod
-from typing import Any, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping, Sequence
 
 from search_spaces.counting import count
 from search_spaces.errors import BudgetError, SpaceError, SpecError
@@ -29,6 +30,30 @@ def _allowed(kind: str, low: Any = None, high: Any = None, step: Any = None, cho
     if kind == "categorical":
         return "one of " + ", ".join(map(repr, choices))
     return f"{kind} in [{low}, {high}]" + (f" step {step}" if step not in (None, 1) else "")
+
+
+def _checked_int(space: str, name: str, value: Any, low: int, high: int, step: int) -> int:
+    """`value` if the int range allows it, else a SpaceError naming the range."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high or (value - low) % step:
+        raise SpaceError(f"{space}: parameter {name!r} must be {_allowed('int', low, high, step)}, got {value!r}")
+    return value
+
+
+def _checked_float(space: str, name: str, value: Any, low: float, high: float, step: float | None) -> float:
+    """`value` if the float range allows it, else a SpaceError naming the range."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+        raise SpaceError(f"{space}: parameter {name!r} must be {_allowed('float', low, high, step)}, got {value!r}")
+    return float(value)
+
+
+def _checked_choice(space: str, name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """`value` if it is one of `choices`, else a SpaceError listing them."""
+    if value not in choices or isinstance(value, bool) != isinstance(choices[choices.index(value)], bool):
+        raise SpaceError(f"{space}: parameter {name!r} must be {_allowed('categorical', choices=choices)}, "
+                         f"got {value!r}")
+    return value
 
 
 class ReplayTrial:
@@ -46,27 +71,13 @@ class ReplayTrial:
         return self.params[name]
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
-        allowed = _allowed("int", low, high, step)
-        value = self._get(name, allowed)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high or (value - low) % step:
-            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
-        return value
+        return _checked_int(self.space, name, self._get(name, _allowed("int", low, high, step)), low, high, step)
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
-        allowed = _allowed("float", low, high, step)
-        value = self._get(name, allowed)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
-            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
-        return float(value)
+        return _checked_float(self.space, name, self._get(name, _allowed("float", low, high, step)), low, high, step)
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        allowed = _allowed("categorical", choices=choices)
-        value = self._get(name, allowed)
-        if value not in choices:
-            raise SpaceError(f"{self.space}: parameter {name!r} must be {allowed}, got {value!r}")
-        return value
+        return _checked_choice(self.space, name, self._get(name, _allowed("categorical", choices=choices)), choices)
 
     def finish(self) -> None:
         """Unused parameters are an error: they mean the caller's point is not what it thinks."""
@@ -106,14 +117,17 @@ def check_budget(trial: Any, macs: int) -> None:
 
 class RandomTrial:
     """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG; with a
-    `budget` (multiply-adds), spaces that call `check_budget` abandon a draw as soon as it is over it."""
+    `budget` (multiply-adds), spaces that call `check_budget` abandon a draw as soon as it is over it, and
+    parameters in `fixed` take their fixed value (checked against the range) instead of a draw."""
 
     def __init__(self, rng: random.Random, smallest: bool = False, seen: dict[str, Sequence[Any]] | None = None,
-                 budget: int | None = None):
+                 budget: int | None = None, fixed: Mapping[str, Any] | None = None, space: str = "space"):
         self.rng = rng
         self.smallest = smallest
         self.seen = seen  # categorical choices of earlier draws, held fixed per name as Optuna does
         self.budget = budget
+        self.fixed = fixed or {}
+        self.space = space
         self.params: Params = {}
         self._ranges: dict[str, tuple[Any, ...]] = {}  # formatted only when asked: sampling is a hot path
 
@@ -131,13 +145,18 @@ class RandomTrial:
         if (high - low) % step:
             check_optuna_rules(name, low, high, step)  # raises
         self._ranges[name] = ("int", low, high, step)
-        value = low if self.smallest else low + step * self._index((high - low) // step + 1)
+        if name in self.fixed:
+            value = _checked_int(self.space, name, self.fixed[name], low, high, step)
+        else:
+            value = low if self.smallest else low + step * self._index((high - low) // step + 1)
         self.params[name] = value
         return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
         self._ranges[name] = ("float", low, high, step)
-        if self.smallest:
+        if name in self.fixed:
+            value = _checked_float(self.space, name, self.fixed[name], low, high, step)
+        elif self.smallest:
             value = low
         elif step:
             value = low + step * self._index(round((high - low) / step) + 1)
@@ -152,7 +171,10 @@ class RandomTrial:
         if self.seen is not None and self.seen.get(name) is not choices:  # the same tuple as before: nothing to check
             check_optuna_rules(name, choices=choices, seen=self.seen)
         self._ranges[name] = ("categorical", None, None, None, choices)
-        value = choices[0] if self.smallest else choices[self._index(len(choices))]
+        if name in self.fixed:
+            value = _checked_choice(self.space, name, self.fixed[name], choices)
+        else:
+            value = choices[0] if self.smallest else choices[self._index(len(choices))]
         self.params[name] = value
         return value
 
@@ -163,6 +185,10 @@ class Space(ABC):
     name: str = "space"
     description: str = ""
     fixed_points: tuple[str, ...] = ()  # named backbones that are points of this space
+    # The default search distribution: parameters a search holds fixed unless told otherwise (`--free`),
+    # each left out of the default only with evidence (its EDF against the rest), recorded in the space's
+    # docstring. The space itself still contains every value (its fixed points, decode, contains).
+    defaults: Mapping[str, Any] = MappingProxyType({})
 
     @abstractmethod
     def suggest(self, trial: Any) -> NetSpec:
@@ -205,8 +231,28 @@ class Space(ABC):
             ranges.update(trial.ranges)
         return ranges
 
-    def samples(self, seed: int, budget: int | None = None, max_draws: int = 10_000) -> Iterator[NetSpec]:
-        """Seeded random points, endless; under a multiply-add budget only those that fit it."""
+    def distribution(self, fix: Mapping[str, Any] | None = None, free: Sequence[str] = ()) -> dict[str, Any]:
+        """The parameters a search holds fixed: the space's `defaults` less those in `free` (all of them for
+        "all"), plus `fix`; a SpaceError for a name the space does not have or a value it does not allow."""
+        unknown = sorted(set(free) - set(self.defaults) - {"all"})
+        if unknown:
+            known = ", ".join(self.defaults) or "none"
+            raise SpaceError(f"{self.name}: cannot free {', '.join(unknown)}: not fixed by default (fixed: {known})")
+        fixed = {} if "all" in free else {k: v for k, v in self.defaults.items() if k not in free}
+        fixed |= dict(fix or {})
+        names = self.describe()
+        unknown = sorted(set(fixed) - set(names))
+        if unknown:
+            raise SpaceError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; see `nas spaces {self.name}`")
+        rng = random.Random(0)
+        for _ in range(50):  # each fixed value is checked against its range where a draw reaches it
+            self.suggest(RandomTrial(rng, fixed=fixed, space=self.name))
+        return fixed
+
+    def samples(self, seed: int, budget: int | None = None, max_draws: int = 10_000,
+                fixed: Mapping[str, Any] | None = None) -> Iterator[NetSpec]:
+        """Seeded random points, endless; under a multiply-add budget only those that fit it; parameters in
+        `fixed` (see `distribution`) held at their values."""
         if budget is not None:
             floor = count(self.smallest()).macs
             if budget < floor:
@@ -219,7 +265,7 @@ class Space(ABC):
         misses = 0
         while True:
             try:
-                spec = self.suggest(RandomTrial(rng, seen=seen, budget=budget))
+                spec = self.suggest(RandomTrial(rng, seen=seen, budget=budget, fixed=fixed, space=self.name))
             except OverBudget:
                 spec = None  # abandoned part-way: the same outcome as drawing it whole and rejecting it
             if spec is not None and (budget is None or count(spec).macs <= budget):
@@ -232,6 +278,6 @@ class Space(ABC):
                         f"no point of space {self.name!r} within {budget:,} multiply-adds in {max_draws:,} random "
                         f"draws (its smallest network has {count(self.smallest()).macs:,}); raise the budget")
 
-    def sample(self, seed: int, budget: int | None = None) -> NetSpec:
+    def sample(self, seed: int, budget: int | None = None, fixed: Mapping[str, Any] | None = None) -> NetSpec:
         """One seeded random point (within `budget` multiply-adds when given)."""
-        return next(self.samples(seed, budget))
+        return next(self.samples(seed, budget, fixed=fixed))
