@@ -54,6 +54,7 @@ class TrialRecord:
     seconds: float | None
     latency_ms: float | None  # measured batch-1 latency, when the search measured it
     spec: str | None  # spec JSON
+    device: str | None = None  # where it trained and was timed: 'cuda NVIDIA H200', 'cpu AMD EPYC 7B13'
 
     def row(self) -> dict[str, Any]:
         """The CSV row (no spec JSON)."""
@@ -68,7 +69,8 @@ def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     accuracy = trial.values[0] if trial.values and status in (TrialStatus.TRAINED, TrialStatus.DUPLICATE) else None
     seconds = trial.duration.total_seconds() if trial.duration else None
     return TrialRecord(trial.number, status, accuracy, attrs.get(MACS), attrs.get(PARAMS), attrs.get(DIGEST),
-                       attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC))
+                       attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC),
+                       attrs.get("device"))
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:
