@@ -189,7 +189,7 @@ def test_a_trial_sees_the_gpu_ray_granted_it(ray_one_gpu):
 
     @ray.remote
     def where():
-        import nas.training.device as device
+        from nas.training import device
 
         real, device.cuda_devices = device.cuda_devices, lambda: 1  # what torch on a GPU node answers
         try:

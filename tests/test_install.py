@@ -28,14 +28,14 @@ def plan(tmp_path, torch: str | None, gpu: bool, *args: str, venv_torch: str | N
     env = os.environ | {"NAS_PYTHON": str(python), "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
     env.pop("NAS_TORCH", None)
     done = subprocess.run(["bash", str(ROOT / "install.sh"), "--dry-run", *args, str(venv)], env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert not (venv.exists() and not venv_torch), "a dry run created the venv"
     return done.returncode, done.stdout.strip(), done.stderr.strip()
 
 
 @pytest.mark.parametrize("torch,gpu,expected", [
-    ("2.4.1+cu121 12.1", True, "torch: system: keep the machine's torch 2.4.1+cu121 (venv with --system-site-packages); "
-                               "GPU machine: yes"),
+    ("2.4.1+cu121 12.1", True, "torch: system: keep the machine's torch 2.4.1+cu121 (venv with "
+                               "--system-site-packages); GPU machine: yes"),
     ("2.4.1+cu121 12.1", False, "torch: system: keep the machine's torch 2.4.1+cu121"),  # a CUDA torch, no driver now
     (None, True, "torch: cuda: the package index's default torch wheel; GPU machine: yes"),
     ("2.13.0+cpu none", True, "torch: cuda: "),  # a CPU torch on a GPU machine is not kept for the venv

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from typing import ContextManager
 
 import torch
 
@@ -103,7 +102,7 @@ def precision(device: torch.device) -> torch.dtype:
     return torch.float32
 
 
-def autocast(device: torch.device) -> ContextManager:
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """Mixed precision where `precision` allows it; nothing (fp32) elsewhere."""
     dtype = precision(device)
     if dtype == torch.float32:
