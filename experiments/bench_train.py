@@ -3,7 +3,7 @@
 Claim: our proxy trainer (schedule set per step, decay groups, label smoothing, loss checks, accuracy
 counters) trains the same module at >= 0.95x the speed of the plainest loop that does the same work:
 the same model from the same initialisation, the same in-memory uint8 batches normalised per batch, the
-same batch size and precision (fp32 on the CPU; bf16 autocast and channels_last on CUDA), SGD with
+same batch size and precision (`nas.training.device.autocast`; channels_last on CUDA), SGD with
 Nesterov momentum. Augmentation is off for the comparison (the minimal loop has none); a third row shows
 our trainer with crop augmentation on, for its cost.
 
@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.specs import load_spec  # noqa: E402
 from nas.training.data import Data, DataSource, load, normalize  # noqa: E402
+from nas.training.device import autocast  # noqa: E402
 from nas.training.evaluate import adapt  # noqa: E402
 from nas.training.train import (  # noqa: E402
     TrainConfig,  # noqa: E402
@@ -63,7 +64,7 @@ def minimal_epoch(model: nn.Module, data: Data, batch: int, lr: float, device: t
         x = normalize(data.train_x[idx], data)
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+        with autocast(device):
             out = model(x)
         loss = loss_fn(out.float(), data.train_y[idx])
         opt.zero_grad(set_to_none=True)

@@ -1,5 +1,6 @@
 """Test-wide settings and shared fixtures: one torch thread (the tests build many small networks; on 2 cores
-a second thread only adds contention), Optuna quiet, a local Ray per test module, the tiny `plain` space."""
+a second thread only adds contention), Optuna quiet, a local Ray per test module, the tiny `plain` space, and
+no GPU in this process for tests not marked `cuda`."""
 import optuna
 import pytest
 import torch
@@ -27,3 +28,13 @@ def plain_space(monkeypatch):
     from tests.spaces.test_base import Plain
 
     monkeypatch.setattr(spaces, "SPACES", only_spaces(Plain()))
+
+
+@pytest.fixture(autouse=True)
+def cpu_unless_marked_cuda(request, monkeypatch):
+    """On a GPU machine the CPU tests still run on the CPU (`--device auto`, the default, would take the GPU
+    torch sees); tests marked `cuda` see it."""
+    if request.node.get_closest_marker("cuda") is None:
+        import nas.training.device
+
+        monkeypatch.setattr(nas.training.device, "cuda_devices", lambda: 0)

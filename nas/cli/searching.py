@@ -27,7 +27,8 @@ def _search(args: argparse.Namespace) -> None:
     print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
           f"{config.trials} training runs, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
     print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
-          f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, {t.device}")
+          f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, on {config.trial_device}"
+          + (f" ({config.gpus_per_trial:g} GPU per trial)" if config.gpus_per_trial else ""))
     print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
     with SearchBar(config.trials) as bar:
         result = search(config, progress=bar)

@@ -46,7 +46,8 @@ class SearchConfig:
     study_name: str = setting("nas", "the study's name in its storage")
     address: str | None = setting(None, "Ray cluster address (default: a local Ray embedded in this process)")
     cpus_per_trial: float = setting(1.0, "CPUs Ray gives each trial")
-    gpus_per_trial: float = setting(0.0, "GPUs Ray gives each trial")
+    gpus_per_trial: float = setting(0.0, "GPUs Ray gives each trial, at most 1 (0.25: four trials share a GPU); "
+                                    "with --device auto (the default) a trial granted a GPU trains on it")
     max_concurrent: int = setting(2, "trials trained at the same time")
     population: int = setting(6, "evolution: the aging population of most recent trained trials")
     sample_size: int = setting(3, "evolution: tournament size")
@@ -82,8 +83,30 @@ class SearchConfig:
         for ok, message in checks:
             if not ok:
                 raise SearchError(message)
+        self._check_devices()
         if self.objective == "latency" and not self.train.latency:
             object.__setattr__(self, "train", dataclasses.replace(self.train, latency=True))
+
+    def _check_devices(self) -> None:
+        """A trial's device follows the GPUs Ray grants it: refuse what cannot work or wastes a GPU."""
+        gpus, device = self.gpus_per_trial, self.train.device
+        if gpus > 1:
+            raise SearchError(f"gpus per trial is {gpus:g}, but a trial trains on one GPU (no data parallelism); "
+                              "give at most 1, and run more trials at once with --max-concurrent")
+        if device == "cuda" and gpus == 0:
+            raise SearchError("device cuda needs a GPU per trial (Ray hides every GPU from a trial granted none): "
+                              "give --gpus-per-trial (e.g. 1, or 0.25 to share a GPU among four trials)")
+        if device == "cpu" and gpus > 0:
+            raise SearchError(f"device cpu with {gpus:g} GPUs per trial reserves GPUs no trial uses; drop "
+                              "--gpus-per-trial, or use --device auto")
+        if self.objective == "latency" and 0 < gpus < 1:
+            raise SearchError(f"a latency search with {gpus:g} GPUs per trial times each network on a GPU that other "
+                              "trials are training on; give --gpus-per-trial 1")
+
+    @property
+    def trial_device(self) -> str:
+        """The kind of device every trial trains on: cuda when each is granted a GPU, else cpu."""
+        return "cuda" if self.gpus_per_trial > 0 else "cpu"
 
     @property
     def storage_url(self) -> str:

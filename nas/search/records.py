@@ -56,6 +56,7 @@ class TrialRecord:
     latency_ms: float | None  # measured batch-1 latency, when the search measured it
     spec: str | None  # spec JSON
     test_accuracy: float | None = None  # reported for the front, never used to choose
+    device: str | None = None  # where it trained and was timed: 'cuda NVIDIA H200', 'cpu AMD EPYC 7B13'
 
     def row(self) -> dict[str, Any]:
         """The CSV row (no spec JSON)."""
@@ -71,7 +72,7 @@ def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     seconds = trial.duration.total_seconds() if trial.duration else None
     return TrialRecord(trial.number, status, accuracy, attrs.get(MACS), attrs.get(PARAMS), attrs.get(DIGEST),
                        attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC),
-                       attrs.get(TEST_ACCURACY))
+                       attrs.get(TEST_ACCURACY), attrs.get("device"))
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:

@@ -18,7 +18,6 @@ from typing import Any, Callable, Sequence
 
 import optuna
 import ray
-import torch
 from ray import tune
 
 from nas.files import check_directory, writable_directory
@@ -39,6 +38,7 @@ from nas.search.study import (
     versions,
 )
 from nas.training.data import Data, load
+from nas.training.device import cuda_devices
 from search_spaces import cells, spaces
 from search_spaces.spaces.base import Space
 
@@ -56,7 +56,7 @@ def _start_ray(config: SearchConfig) -> bool:
             ray.init(address=config.address, **({"_node_ip_address": "127.0.0.1"} if local else {}), **quiet)
         else:
             # address="local": always a new Ray of our own, never a `ray start` cluster that happens to run here
-            ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=torch.cuda.device_count(),
+            ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=cuda_devices(),
                      _node_ip_address="127.0.0.1", **quiet)
     except Exception as err:  # ConnectionError, RuntimeError, ValueError: all mean no cluster to run on
         where = f"the Ray cluster at {config.address}" if config.address else "a local Ray"
@@ -82,7 +82,7 @@ def check_resources(config: SearchConfig) -> None:
     if config.address:
         return
     for kind, want, have in (("cpus", config.cpus_per_trial, os.cpu_count() or 1),
-                             ("gpus", config.gpus_per_trial, torch.cuda.device_count())):
+                             ("gpus", config.gpus_per_trial, cuda_devices())):
         if want > have:
             raise SearchError(f"{kind} per trial is {want:g}, more than the local Ray has ({have} {kind} on this "
                               f"machine); ask for at most {have}, or give the address of a Ray cluster with more")

@@ -16,6 +16,7 @@ from ray.tune.search import Searcher
 
 from nas.search.config import SearchConfig
 from nas.search.heartbeat import WORKER, live_workers, worker_id
+from nas.search.placement import DEVICE, LATENCY_DEVICE
 from nas.search.records import (
     DIGEST,
     DUPLICATE_OF,
@@ -126,7 +127,8 @@ class StudySearcher(Searcher):
             state = "failed" if earlier.state == TrialState.FAIL else "running"
             return self._close(trial, TrialStatus.DUPLICATE, TrialState.FAIL,
                                failure=f"same network as {state} trial {earlier.number}")
-        return self.base | {"spec": spec.to_json(indent=None), "number": trial.number}
+        latency = {LATENCY_DEVICE: self.study.user_attrs.get(LATENCY_DEVICE)} if self.key == "latency_ms" else {}
+        return self.base | latency | {"spec": spec.to_json(indent=None), "number": trial.number}
 
     def _same_digest(self, digest: str, number: int) -> optuna.trial.FrozenTrial | None:
         """An earlier trial that trained (or is training, or failed training) the same network."""
@@ -171,19 +173,38 @@ class StudySearcher(Searcher):
         if error or not result:
             self._close(trial, TrialStatus.FAILED, TrialState.FAIL,
                         failure="the trial's worker died or raised (see Ray logs)")
-        elif result.get("failure"):
-            self._close(trial, TrialStatus.FAILED, TrialState.FAIL, failure=result["failure"])
-        else:
-            trial.set_user_attr("epochs", int(result.get("epoch", 0)))
-            # ASHA stops even a trial that reached max_t before its final report: compare the epochs run
-            trial.set_user_attr("stopped_early", int(result.get("epoch", 0)) < self.config.train.epochs)
-            if result.get("latency_ms"):
-                trial.set_user_attr("latency_ms", float(result["latency_ms"]))
-            if result.get("test_accuracy", -1.0) >= 0:  # measured to report, never read to choose
-                trial.set_user_attr(TEST_ACCURACY, float(result["test_accuracy"]))
-            second = result.get(self.key)
-            self._close(trial, TrialStatus.TRAINED, TrialState.COMPLETE,
-                        values=[float(result["accuracy"]), float(second)])
+            return
+        if result.get(DEVICE):
+            trial.set_user_attr(DEVICE, str(result[DEVICE]))  # where it trained (and was timed): per trial
+        failure = result.get("failure") or self._latency_refused(result)
+        if failure:
+            self._close(trial, TrialStatus.FAILED, TrialState.FAIL, failure=failure)
+            return
+        trial.set_user_attr("epochs", int(result.get("epoch", 0)))
+        # ASHA stops even a trial that reached max_t before its final report: compare the epochs run
+        trial.set_user_attr("stopped_early", int(result.get("epoch", 0)) < self.config.train.epochs)
+        if result.get("latency_ms"):
+            trial.set_user_attr("latency_ms", float(result["latency_ms"]))
+        if result.get("test_accuracy", -1.0) >= 0:  # measured to report, never read to choose
+            trial.set_user_attr(TEST_ACCURACY, float(result["test_accuracy"]))
+        second = result.get(self.key)
+        self._close(trial, TrialStatus.TRAINED, TrialState.COMPLETE, values=[float(result["accuracy"]), float(second)])
+
+    def _latency_refused(self, result: dict) -> str | None:
+        """Why a trained trial of a latency search cannot join its front: no latency reported, or one timed
+        on another device than the study's (recorded from the first latency the study got). None otherwise."""
+        if self.key != "latency_ms":
+            return None
+        if result.get("latency_ms") is None:
+            return "the trial reported no latency (a latency search times each network before training it)"
+        device = result.get(DEVICE) or "an unrecorded device"
+        recorded = self.study.user_attrs.get(LATENCY_DEVICE)
+        if recorded is None:
+            self.study.set_user_attr(LATENCY_DEVICE, device)
+        elif recorded != device:
+            return (f"latency timed on {device}, the study's latencies are from {recorded}: a latency search runs "
+                    "on one kind of device")
+        return None
 
     def _notify(self, number: int) -> None:
         if self.progress is None:

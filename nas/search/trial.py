@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import torch
 from ray import tune
 
-from nas.training.data import DataSource, load
+from nas.search.placement import place
+from nas.training.device import release_memory
 from nas.training.evaluate import evaluate
 from nas.training.train import TrainConfig
 from search_spaces.cells import Cell, register
@@ -22,14 +22,12 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
     `data` is the dataset loaded once by the driver and shared through Ray's object store (None: load it
     here from the config's DataSource); `cells` are the cells a user registered in the driver, registered
     here too (a worker is another process). Any exception of the candidate (out of memory included) becomes
-    a recorded failure, not a crash."""
+    a recorded failure, not a crash. The device follows the GPUs Ray granted (`placement.place`); every
+    report carries it, and the latency, measured before training."""
     for cell in cells:
         register(cell)
     spec = from_json(config["spec"])
     train = TrainConfig(**config["train"])
-    data = data if data is not None else load(DataSource(**config["data"]))
-    if config.get("reference_resolution"):
-        data = data.resized(proxy_side(data.resolution, spec.resolution, config["reference_resolution"]))
     cost = count(spec)
     base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
 
@@ -37,18 +35,23 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
         tune.report(base | {"accuracy": epoch.val_accuracy, "epoch": epoch.epoch})
 
     try:
+        train, data, measured = place(train, config, spec, data)
+        base |= measured  # in every report: a trial the scheduler stops early keeps its device and latency
+        if config.get("reference_resolution"):
+            data = data.resized(proxy_side(data.resolution, spec.resolution, config["reference_resolution"]))
         metrics = evaluate(spec, train, data, report)
+        final = {"accuracy": -1.0 if metrics.accuracy is None else metrics.accuracy,
+                 "epoch": max(metrics.epochs_run, 1), "failure": metrics.failure or "",
+                 "train_seconds": metrics.train_seconds, "stopped_early": metrics.stopped_early,
+                 "test_accuracy": -1.0 if metrics.test_accuracy is None else metrics.test_accuracy}
     except Exception as err:  # whatever the candidate does, the search records it and goes on
-        if isinstance(err, torch.OutOfMemoryError) and torch.cuda.is_available():
-            torch.cuda.empty_cache()  # give the memory back before this worker takes its next trial
-        tune.report(base | {"accuracy": -1.0, "epoch": train.epochs, "final": True,
-                            "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"})
-        return
-    tune.report(base | {"accuracy": -1.0 if metrics.accuracy is None else metrics.accuracy,
-                        "epoch": max(metrics.epochs_run, 1), "final": True, "failure": metrics.failure or "",
-                        "latency_ms": metrics.latency_ms or 0.0, "train_seconds": metrics.train_seconds,
-                        "test_accuracy": -1.0 if metrics.test_accuracy is None else metrics.test_accuracy,
-                        "stopped_early": metrics.stopped_early})
+        final = {"accuracy": -1.0, "epoch": train.epochs,
+                 "failure": f"{err.__class__.__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"}
+    # out of the except block, the exception no longer holds the model, optimiser and data: free them all
+    # before this worker (reused by Ray Tune) takes its next trial
+    data = None
+    release_memory()
+    tune.report(base | final | {"final": True})
 
 
 def proxy_side(data_side: int, resolution: int, reference: int) -> int:

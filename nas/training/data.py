@@ -112,6 +112,15 @@ class Data:
         return replace(self, train_x=_resize(self.train_x, side), val_x=_resize(self.val_x, side),
                        test_x=_resize(self.test_x, side))
 
+    def constants(self, device: torch.device, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+        """The per-channel mean and std as (1, C, 1, 1) tensors on `device`, made once per Data, device and
+        type (made in every `normalize` call, they cost a host-to-device copy and a wait in every step)."""
+        cache = self.__dict__.setdefault("_constants", {})  # frozen: the cache goes in behind the fields
+        if (device, dtype) not in cache:
+            cache[device, dtype] = tuple(torch.tensor(v, device=device, dtype=dtype).view(1, -1, 1, 1)
+                                         for v in (self.mean, self.std))
+        return cache[device, dtype]
+
     def to(self, device: torch.device | str) -> "Data":
         """The same data on `device`."""
         move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
@@ -308,8 +317,7 @@ def _folder(source: DataSource) -> Data:
 
 def normalize(x: Tensor, data: Data, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 images to floats standardised by the train split's per-channel mean and std."""
-    mean = torch.tensor(data.mean, device=x.device, dtype=dtype).view(1, -1, 1, 1)
-    std = torch.tensor(data.std, device=x.device, dtype=dtype).view(1, -1, 1, 1)
+    mean, std = data.constants(x.device, dtype)
     return (x.to(dtype) / 255 - mean) / std
 
 

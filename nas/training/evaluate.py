@@ -4,7 +4,7 @@ The candidate is built for the dataset (its resolution, channels and classes) an
 recipe in `TrainConfig`; the FLOPs and parameters reported are those of the deployed network, the spec as
 given. A candidate that cannot be adapted or whose loss diverges gives Metrics with `failure` set, so a
 search records it instead of crashing. Latency, when asked, is measured on the deployed network at its own
-resolution on the device in use.
+resolution on the device in use, before training (a run stopped early keeps it).
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import torch
 
 from nas.settings import Flat, flat_fields, setting
 from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
+from nas.training.device import autocast
 from nas.training.train import EpochReport, Report, TrainConfig, fit, resolve_device
 from search_spaces.counting import count
 from search_spaces.errors import SpecError
@@ -99,31 +100,30 @@ def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | Da
         return dataclasses.replace(base, failure=str(err))
     data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
     base = dataclasses.replace(base, proxy_resolution=data.resolution)
+    if config.latency:  # before training: a run stopped early, or failing, keeps its latency
+        one, many = measure_latency(spec, device, (1, config.latency_batch), config.latency_repeats)
+        base = dataclasses.replace(base, latency_ms=one, latency_batch_ms=many)
     torch.manual_seed(config.seed)
     model = build(proxy).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     result = fit(model, data, config, report)
-    metrics = dataclasses.replace(
+    return dataclasses.replace(
         base, accuracy=result.accuracy, train_seconds=result.train_seconds, images_per_second=result.images_per_second,
         epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early, history=result.history,
         test_accuracy=result.test_accuracy)
-    if config.latency:
-        one, many = measure_latency(spec, device, (1, config.latency_batch), config.latency_repeats)
-        metrics = dataclasses.replace(metrics, latency_ms=one, latency_batch_ms=many)
-    return metrics
 
 
 def measure_latency(spec: NetSpec, device: torch.device, batches: tuple[int, ...] = (1, 16),
                     repeats: int = 10) -> tuple[float, ...]:
     """Median inference milliseconds of the deployed network per batch size (eval mode, no gradients,
-    bf16 and channels_last on CUDA), after warm-up runs."""
+    the training precision (`device.precision`) and channels_last on CUDA), after warm-up runs."""
     model = build(spec).to(device).eval()
     cuda = device.type == "cuda"
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     medians = []
-    with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+    with torch.inference_mode(), autocast(device):
         for batch in batches:
             x = torch.randn(batch, spec.in_channels, spec.resolution, spec.resolution, device=device)
             if cuda:

@@ -2,7 +2,8 @@
 
 SGD with Nesterov momentum and label smoothing; a linear warm-up, then cosine or one-cycle (linear) decay
 to zero, set per step; weight decay on conv and linear weights only (norms and biases are not decayed);
-bf16 autocast and channels_last on CUDA. After each epoch the test accuracy goes to a callback, which may
+bf16 autocast on GPUs of compute capability 8.0 or more (fp32 elsewhere: `nas.training.device`) and
+channels_last on CUDA; evaluation in full precision. After each epoch the test accuracy goes to a callback, which may
 stop the run (early stopping). A NaN or diverging loss ends the run with the reason as data. On the CPU a
 run is a pure function of (model initialisation, data, config): the batch order and augmentation draw from
 a generator seeded by `config.seed`.
@@ -18,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from nas.settings import setting
-from nas.training.data import Data, DataError, augment, normalize
+from nas.training.data import Data, augment, normalize
+from nas.training.device import autocast, choose
 from search_spaces.errors import NasError
 
 SCHEDULES = ("cosine", "onecycle")
@@ -47,7 +49,8 @@ class TrainConfig:
     # One thread by default: a search runs a trial per core, and several threads on a busy machine wait on
     # each other (20x slower measured on a loaded 2-core box)
     threads: int = setting(1, "torch CPU threads; 0: every core")
-    device: str = setting("cpu", "training device: cpu, cuda or auto")
+    device: str = setting("auto", "training device: cpu, cuda or auto (in a search: cuda when the trial was granted "
+                          "a GPU; in nas train: cuda when torch sees one)")
     eval_batch_size: int = setting(256, "images per evaluation step")
     max_loss: float = setting(4.0, "diverged when the mean loss passes this many times ln(classes)")
     check_every: int = setting(10, "steps between loss checks (each check waits for the GPU)")
@@ -107,12 +110,9 @@ Report = Callable[[EpochReport], "bool | None"]
 
 
 def resolve_device(name: str) -> torch.device:
-    """`cpu`, `cuda` (an error if none) or `auto` (cuda when available)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DataError("device cuda requested but torch sees no CUDA device; use --device cpu")
-    return torch.device(name)
+    """`cpu`, `cuda` (a DeviceError if none) or `auto` (cuda when torch sees one): `device.choose` outside a
+    Ray trial (a trial's device follows the GPUs Ray granted it, `nas.search.placement`)."""
+    return choose(name)
 
 
 def lr_at(step: int, total: int, warmup: int, peak: float, schedule: str) -> float:
@@ -138,13 +138,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device,
                       split: str = "val") -> tuple[float, bool]:
-    """Top-1 accuracy on a split (`val` or `test`; eval mode, no gradients, bf16 on CUDA), and whether the
-    network gave every image the same output: a dead network, whose accuracy is one class's share."""
+    """Top-1 accuracy on a split (`val` or `test`; eval mode, no gradients, full precision: no ties of bf16
+    logits), and whether the network gave every image the same output: a dead network, whose accuracy is
+    one class's share."""
     images, labels = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     low = high = None
-    with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+    with torch.inference_mode():
         for start in range(0, len(labels), batch_size):
             x = _prepare(images[start:start + batch_size], data, device)
             out = model(x)
@@ -233,7 +234,7 @@ def _epoch(model: nn.Module, data: Data, config: TrainConfig, opt: torch.optim.O
         lr = lr_at((epoch - 1) * plan.steps + i, plan.total, plan.warmup, config.lr, config.schedule)
         for group in opt.param_groups:
             group["lr"] = lr
-        with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
+        with autocast(device):
             out = model(_prepare(x, data, device))
         loss = loss_fn(out.float(), y)
         opt.zero_grad(set_to_none=True)
