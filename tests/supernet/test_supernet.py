@@ -93,7 +93,7 @@ def test_a_sub_network_trains_only_its_slices():
     assert not torch.equal(after[:72], before[:72]) and torch.equal(after[72:], before[72:])
 
 
-def test_sorting_channels_keeps_the_largest_network_and_changes_the_smaller(supernet):
+def test_sorting_channels_keeps_the_largest_network_and_changes_the_smaller():
     net = randomized(Supernet(SPACE, in_channels=1, num_classes=10), seed=3)
     x = torch.randn(2, 1, SIDE, SIDE)
     with torch.no_grad():
@@ -106,6 +106,17 @@ def test_sorting_channels_keeps_the_largest_network_and_changes_the_smaller(supe
         assert torch.allclose(net(x), largest, atol=1e-4, rtol=1e-5)
     project = net.s4.b1.project.conv.weight.abs().sum(dim=(0, 2, 3))
     assert torch.all(project[:-1] >= project[1:])  # most important expanded channel first
+
+
+def test_sorting_reorders_the_optimizer_momentum_with_the_weights():
+    net = randomized(Supernet(SPACE, in_channels=1, num_classes=10), seed=5)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    for p in net.parameters():
+        opt.state[p]["momentum_buffer"] = p.detach().clone()  # a buffer equal to its weight stays equal
+    before = net.s4.b2.dw.conv.weight.clone()
+    net.sort_channels(opt)
+    assert not torch.equal(net.s4.b2.dw.conv.weight, before)  # channels moved
+    assert all(torch.equal(opt.state[p]["momentum_buffer"], p) for p in net.parameters())
 
 
 def test_width_choices_slice_stage_outputs():
