@@ -121,8 +121,17 @@ class NetSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _args_to_dict(args: Any) -> dict[str, Any]:
+    """A cell's arguments as JSON data, without the optional fields that hold their default."""
+    data = _plain(dataclasses.asdict(args))
+    for f in dataclasses.fields(args):
+        if f.metadata.get("omit_default") and getattr(args, f.name) == f.default:
+            del data[f.name]
+    return data
+
+
 def _block_to_dict(block: Block) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": block.cell, "args": _plain(dataclasses.asdict(block.args))}
+    row: dict[str, Any] = {"cell": block.cell, "args": _args_to_dict(block.args)}
     if block.repeats != 1:
         row["repeats"] = block.repeats
     return row
@@ -158,6 +167,8 @@ def _check_type(cell: str, name: str, value: Any, hint: Any) -> None:
             return
         if origin in (str, tuple) and isinstance(value, origin):
             return
+        if dataclasses.is_dataclass(option) and isinstance(value, option):
+            return
     names = " or ".join(getattr(typing.get_origin(o) or o, "__name__", str(o)) for o in allowed)
     raise SpecError(f"{cell} {name} must be {names}, got {value!r}")
 
@@ -172,25 +183,39 @@ def block_from_dict(data: Any) -> Block:
     if not isinstance(data["cell"], str):
         raise SpecError(f"block 'cell' must be a string, got {data['cell']!r}")
     kind = cells.get(data["cell"])
-    raw = data.get("args", {})
+    args = _args_from_dict(kind.name, kind.args, data.get("args", {}))
+    repeats = data.get("repeats", 1)
+    return Block(kind.name, args, repeats)
+
+
+def _nested(hint: Any) -> type | None:
+    """The argument dataclass a field's type hint names (`GeneralizedAttentionArgs | None`), if any."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return next((o for o in options if dataclasses.is_dataclass(o)), None)
+
+
+def _args_from_dict(label: str, cls: type, raw: Any) -> Any:
+    """An argument dataclass from its JSON object (an argument that is itself a dataclass, such as a
+    bottleneck's generalized attention, from its nested object), with one-line errors naming `label`."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{kind.name} args must be an object, got {str(raw)[:60]!r}")
-    hints = typing.get_type_hints(kind.args)
-    fields = {f.name for f in dataclasses.fields(kind.args)}
+        raise SpecError(f"{label} args must be an object, got {str(raw)[:60]!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(raw) - fields
     if unknown:
-        raise SpecError(f"unknown argument(s) {sorted(unknown)} for cell {kind.name}; expected {sorted(fields)}")
+        raise SpecError(f"unknown argument(s) {sorted(unknown)} for cell {label}; expected {sorted(fields)}")
     values = {k: _tuples(v) for k, v in raw.items()}
     for name, value in values.items():
-        _check_type(kind.name, name, value, hints[name])
-    required = [f.name for f in dataclasses.fields(kind.args)
+        nested = _nested(hints[name])
+        if nested is not None and isinstance(value, dict):
+            values[name] = value = _args_from_dict(f"{label} {name}", nested, value)
+        _check_type(label, name, value, hints[name])
+    required = [f.name for f in dataclasses.fields(cls)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     missing = [name for name in required if name not in values]
     if missing:
-        raise SpecError(f"cell {kind.name} is missing argument(s) {missing}")
-    args = kind.args(**values)
-    repeats = data.get("repeats", 1)
-    return Block(kind.name, args, repeats)
+        raise SpecError(f"cell {label} is missing argument(s) {missing}")
+    return cls(**values)
 
 
 def spec_from_dict(data: Any) -> NetSpec:
