@@ -185,9 +185,9 @@ BACKBONES = (
                        18_012_200, *_g(2.8561), paper="recalled, unverified: about 2.85 GFLOPs, -30 %",
                        note="HetConv touches only the 3x3s; the paper's ResNet-50 table is not verified")),
     Backbone("resnet50_ga_0010", "resnet", 224, lambda: with_attention(_resnet((3, 4, 6, 3)), GA_0010), Reference(
-        f"{TV} resnet50 (v1.5) with the authors' GeneralizedAttention (mmcv 2.x cnn/bricks/generalized_attention.py)"
-        " after conv2 of stages 3 and 4: 8 heads, key content only ('0010'), kv_stride 2, as in mmdetection's "
-        "configs/empirical_attention; computed from the module definition", 29_102_129, 4_154_264_576,
+        "computed from the module definition: torchvision resnet50 (v1.5) with the authors' GeneralizedAttention "
+        "(mmcv cnn/bricks/generalized_attention.py) after conv2 of stages 3 and 4, 8 heads, key content only "
+        "('0010'), kv_stride 2 (mmdetection configs/empirical_attention)", 29_102_129, 4_154_264_576,
         paper="Zhu et al. 2019 (ICCV): detection only, no ImageNet figures; mmdetection's Faster R-CNN R-50 FPN 1x "
               "with this module: 39.1 box AP (configs/empirical_attention/README.md)",
         note="per block on C = 256 (stage 3, x6) and 512 (stage 4, x3) channels: 3C^2 + 2C + 1 parameters (key, "
