@@ -262,6 +262,7 @@ CELLS = (
          "ResNet basic block: two 3x3 convs and a shortcut; optional SE / spatial attention", repeat=_copy,
          widen=_basic_widen),
     Cell("bottleneck", BottleneckArgs, _bottleneck_build, _bottleneck_cost,
-         "ResNet/ResNeXt/RegNet/DetNet bottleneck: 1x1, 3x3 (grouped, dilated or HetConv), 1x1, shortcut",
+         "ResNet/ResNeXt/RegNet/DetNet bottleneck: 1x1, 3x3 (grouped, dilated or HetConv), 1x1, shortcut; "
+         "optional SE, spatial or generalized attention",
          repeat=_copy, widen=_bottleneck_widen),
 )
