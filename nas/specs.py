@@ -9,7 +9,7 @@ from typing import Any
 
 from nas.files import writable_file
 from search_spaces import backbones
-from search_spaces.counting import count
+from search_spaces.counting import aux_costs, count
 from search_spaces.errors import SpecError
 from search_spaces.settings import describe
 from search_spaces.spec import NetSpec, from_json
@@ -46,9 +46,10 @@ def save_spec(spec: NetSpec, path: str | Path) -> Path:
 
 
 def cost_summary(spec: NetSpec) -> dict[str, Any]:
-    """The figures `nas count` shows, as data."""
+    """The figures `nas count` shows, as data: the deployed network, and for a spec with auxiliary heads
+    (training only) the network with them under "aux" (or why they do not fit at this resolution)."""
     cost = count(spec)
-    return {
+    summary: dict[str, Any] = {
         "digest": spec.digest(),
         "resolution": spec.resolution,
         "macs": cost.macs,
@@ -56,6 +57,17 @@ def cost_summary(spec: NetSpec) -> dict[str, Any]:
         "activations": cost.acts,
         "blocks": sum(b.repeats for s in spec.stages for b in s.blocks),
     }
+    if spec.aux:
+        heads = [{"where": h.where, "weight": h.weight} for h in spec.aux]
+        try:
+            costs = aux_costs(spec)
+        except SpecError as err:
+            return summary | {"aux": {"heads": heads, "error": str(err)}}
+        for head, c in zip(heads, costs):
+            head |= {"macs": c.macs, "params": c.params}
+        summary["aux"] = {"heads": heads, "macs": cost.macs + sum(c.macs for c in costs),
+                          "params": cost.params + sum(c.params for c in costs)}
+    return summary
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
 """The cost walk: a NetSpec's multiply-adds, parameters and activations, and its shapes, without building.
 
+`count` is the deployed network; `aux_costs` and `count_with_aux` add a spec's training-only auxiliary
+heads (GoogLeNet's aux1/aux2), each on the map after the block it attaches to (`block_shape`).
+
 Each cell's cost function mirrors its module, so the walk is exact. A row with `repeats = n` is costed once
 for its first block and once for its copies, times n - 1. `spec.py` runs this walk to validate every
 NetSpec it constructs; the module builder (`search_spaces.network`) is kept apart, as nasbench keeps
@@ -15,7 +18,7 @@ from search_spaces.cost import Cost, Shape
 from search_spaces.errors import SpecError
 
 if TYPE_CHECKING:  # types only: spec.py imports this module to validate what it constructs
-    from search_spaces.spec import Block, NetSpec
+    from search_spaces.spec import AuxHead, Block, NetSpec
 
 
 def _row_cost(block: Block, shape: Shape, where: str, index: int) -> tuple[Cost, Shape]:
@@ -105,5 +108,45 @@ def walk(spec: NetSpec) -> Cost:
             cost, _ = cells.get(spec.neck.cell).cost(spec.neck.args, features)
         except SpecError as err:
             raise SpecError(f"neck ({spec.neck.cell}): {err}") from None
+        total += cost
+    return total
+
+
+def block_shape(spec: NetSpec, stage: int, block: int) -> Shape:
+    """The output shape of block `block` of stage `stage` (1-based; copies of a repeated row count)."""
+    shape = rows_cost(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution), "stem")[1]
+    for s, row in enumerate(spec.stages[:stage - 1], 1):
+        shape = rows_cost(row.blocks, shape, f"s{s}")[1]
+    rows, seen = spec.stages[stage - 1].blocks, 0
+    for i, row in enumerate(rows, 1):
+        seen += row.repeats
+        if seen >= block:  # the copies of a row keep its output shape
+            return rows_cost(rows[:i], shape, f"s{stage}")[1]
+    raise SpecError(f"stage {stage} has {seen} blocks, not {block}")
+
+
+def aux_head_cost(spec: NetSpec, head: AuxHead, index: int) -> Cost:
+    """Cost of one auxiliary head (aux`index`) on the map it attaches to; SpecError when it does not fit."""
+    shape = block_shape(spec, head.stage, head.block)
+    try:
+        cost, shape = rows_cost(head.layers[:-1], shape, f"aux{index}")
+        last = head.layers[-1]
+        tail, _ = cells.get(last.cell).cost(last.args, shape, spec.num_classes)
+    except SpecError as err:
+        raise SpecError(f"auxiliary head aux{index} after {head.where} does not fit at {spec.resolution}x"
+                        f"{spec.resolution}: {err}") from None
+    return cost + tail
+
+
+def aux_costs(spec: NetSpec, resolution: int | None = None) -> tuple[Cost, ...]:
+    """Cost of each auxiliary head of the spec (at its or the given resolution), in order."""
+    spec = _with_resolution(spec, resolution)
+    return tuple(aux_head_cost(spec, head, i) for i, head in enumerate(spec.aux, 1))
+
+
+def count_with_aux(spec: NetSpec, resolution: int | None = None) -> Cost:
+    """The network as it trains: `count` plus every auxiliary head."""
+    total = count(spec, resolution)
+    for cost in aux_costs(spec, resolution):
         total += cost
     return total

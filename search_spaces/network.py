@@ -1,7 +1,8 @@
 """From a NetSpec to a PyTorch module (`build`), by the same walk over the blocks as the cost walk.
 
-Module layout: children `stem`, `s1`..`sN` (blocks `b1`..), then `head` or `neck`. The cost walk itself
-(`count`, `walk`, `rows_cost`, `stage_shapes`) lives in `search_spaces.counting`.
+Module layout: children `stem`, `s1`..`sN` (blocks `b1`..), then `head` or `neck`, and `aux` (a list of
+the auxiliary heads) only when built with `aux=True`. The cost walk itself (`count`, `walk`, `rows_cost`,
+`stage_shapes`) lives in `search_spaces.counting`.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch import Tensor, nn
 
 from search_spaces import cells
 from search_spaces.cost import Shape
+from search_spaces.counting import aux_head_cost, block_shape
 from search_spaces.errors import SpecError
 from search_spaces.spec import Block, NetSpec
 
@@ -26,7 +28,12 @@ def _expand(block: Block) -> Iterator[object]:
 
 
 class Network(nn.Module):
-    """A built NetSpec: stem, stages s1..sN, then a head (logits) or a neck (a list of feature maps)."""
+    """A built NetSpec: stem, stages s1..sN, then a head (logits) or a neck (a list of feature maps).
+
+    Built with auxiliary heads, it returns (logits, [the logits of each auxiliary head, in the spec's order])
+    in training mode, and the logits alone in eval mode, as torchvision's GoogLeNet does."""
+
+    aux_weights: tuple[float, ...] = ()  # the loss weight of each auxiliary head (none unless built with them)
 
     def __init__(self, stem: nn.Module, stages: list[nn.Module], head: nn.Module | None, neck: nn.Module | None):
         super().__init__()
@@ -36,16 +43,36 @@ class Network(nn.Module):
             self.add_module(f"s{s}", stage)
         self.head = head
         self.neck = neck
+        self.aux: nn.ModuleList | None = None
+        self._taps: dict[int, dict[int, list[int]]] = {}  # stage -> block -> auxiliary heads after it
 
-    def forward(self, x: Tensor) -> Tensor | list[Tensor]:
+    def attach_aux(self, heads: list[tuple[int, int, nn.Module]], weights: tuple[float, ...]) -> None:
+        """Add auxiliary heads, each (stage, block, module), run after that block in training mode."""
+        self.aux = nn.ModuleList(module for _, _, module in heads)
+        self.aux_weights = weights
+        for i, (stage, block, _) in enumerate(heads):
+            self._taps.setdefault(stage, {}).setdefault(block, []).append(i)
+
+    def forward(self, x: Tensor) -> Tensor | list[Tensor] | tuple[Tensor, list[Tensor]]:
         x = self.stem(x)
         features = []
+        extra: list[Tensor] | None = [x] * len(self.aux) if self.aux is not None and self.training else None
         for s in range(1, self.num_stages + 1):
-            x = getattr(self, f"s{s}")(x)
+            stage = getattr(self, f"s{s}")
+            x = self._tapped(stage, self._taps[s], x, extra) if extra and s in self._taps else stage(x)
             features.append(x)
         if self.neck is not None:
             return self.neck(features)
-        return self.head(x)
+        return self.head(x) if extra is None else (self.head(x), extra)
+
+    def _tapped(self, stage: nn.Module, taps: dict[int, list[int]], x: Tensor, extra: list[Tensor]) -> Tensor:
+        """A stage block by block, running the auxiliary heads after the blocks they attach to."""
+        assert self.aux is not None
+        for i, block in enumerate(stage, 1):
+            x = block(x)
+            for k in taps.get(i, ()):
+                extra[k] = self.aux[k](x)
+        return x
 
 
 def _sequence(rows: tuple[Block, ...], shape: Shape) -> tuple[nn.Sequential, Shape]:
@@ -59,9 +86,10 @@ def _sequence(rows: tuple[Block, ...], shape: Shape) -> tuple[nn.Sequential, Sha
     return nn.Sequential(modules), shape
 
 
-def build(spec: NetSpec, init: bool = True) -> Network:
+def build(spec: NetSpec, aux: bool = False, init: bool = True) -> Network:
     """The PyTorch module of a spec, initialised as torchvision initialises its CNNs (`init=False`: left as
-    PyTorch's layers made it, for weights about to be loaded)."""
+    PyTorch's layers made it, for weights about to be loaded); with `aux`, also its auxiliary heads (training
+    only; SpecError when one does not fit the map it attaches to)."""
     stem, shape = _sequence(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution))
     stages, widths = [], []
     for stage in spec.stages:
@@ -78,10 +106,23 @@ def build(spec: NetSpec, init: bool = True) -> Network:
         head = nn.Sequential(modules)
     neck = None if spec.neck is None else cells.get(spec.neck.cell).build(spec.neck.args, widths)
     net = Network(stem, stages, head, neck)
+    if aux and spec.aux:
+        net.attach_aux([(h.stage, h.block, _aux_module(spec, i)) for i, h in enumerate(spec.aux, 1)],
+                       tuple(h.weight for h in spec.aux))
     if init:
         init_weights(net)
     apply_settings(net, spec)
     return net
+
+
+def _aux_module(spec: NetSpec, index: int) -> nn.Sequential:
+    """Auxiliary head aux`index`: its body rows b1.., then its head row."""
+    head = spec.aux[index - 1]
+    aux_head_cost(spec, head, index)  # SpecError naming the head when it does not fit
+    module, shape = _sequence(head.layers[:-1], block_shape(spec, head.stage, head.block))
+    last = head.layers[-1]
+    module.add_module(f"b{len(module) + 1}", cells.get(last.cell).build(last.args, shape.c, spec.num_classes))
+    return module
 
 
 def apply_settings(net: Network, spec: NetSpec) -> None:

@@ -17,6 +17,8 @@ Channels are rounded by `search_spaces.rounding.make_divisible` (TF's and torchv
   (A hand-written `mbconv(24, mid 96) x3` row on a 16-channel input comes back as the first block plus
   continuation copies of mid 144: the network's own copies would keep mid 96.)
 - resolution: the spec's input side. The stem and the head keep their depth; the class count is kept.
+- auxiliary heads (training only) keep their own widths and stay at depth 1.0; another depth drops them,
+  since it moves the blocks they attach to.
 
 EfficientNet-B1..B7 are `multiply(efficientnet_b0, w, d, r)` with the published triples, exactly.
 """
@@ -174,4 +176,5 @@ def multiply(spec: NetSpec, width: float = 1.0, depth: float = 1.0, resolution: 
     if neck is not None:  # a neck's own widths (FPN's out_channels) follow the same rule
         neck = Block(neck.cell, widen(cells.get(neck.cell), neck.args, width, old.c, new.c))
     return dataclasses.replace(spec, stem=tuple(stem), stages=tuple(stages), head=tuple(head), neck=neck,
-                               resolution=spec.resolution if resolution is None else resolution)
+                               resolution=spec.resolution if resolution is None else resolution,
+                               aux=spec.aux if depth == 1.0 else ())  # aux heads attach to blocks depth moves

@@ -104,8 +104,9 @@ def describe(norm: Norm, drop_path: DropPath) -> str:
 
 
 def without_settings(spec: Any) -> Any:
-    """The spec with the default settings: its architecture, which is what a search space encodes (a space
-    built from templates, like the Inception space, decodes its points with the template's settings)."""
-    if spec.norm == DEFAULT_NORM and spec.drop_path == DEFAULT_DROP_PATH:
+    """The spec with the default settings and no auxiliary heads: its deployed architecture, which is what a
+    search space encodes (a space built from templates, like the Inception space, decodes its points with the
+    template's settings and without its training-only heads)."""
+    if spec.norm == DEFAULT_NORM and spec.drop_path == DEFAULT_DROP_PATH and not spec.aux:
         return spec
-    return dataclasses.replace(spec, norm=DEFAULT_NORM, drop_path=DEFAULT_DROP_PATH)
+    return dataclasses.replace(spec, norm=DEFAULT_NORM, drop_path=DEFAULT_DROP_PATH, aux=())

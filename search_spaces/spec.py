@@ -1,7 +1,8 @@
 """Architecture specs: plain, frozen data that builds into a module and is counted without building.
 
 A `NetSpec` is a stem, stages of block rows, a head (or a neck for detection backbones), the input
-resolution and channels and the class count. A `Block` row names a registered cell, its argument dataclass
+resolution and channels and the class count, and optionally auxiliary heads (`AuxHead`: training-only
+classifiers on intermediate maps, GoogLeNet's aux1/aux2). A `Block` row names a registered cell, its argument dataclass
 and how many times it repeats (copies 2..n take `cell.repeat(args)`, the same block at stride 1). Specs
 validate themselves when constructed, read and write JSON losslessly, and `digest()` identifies them.
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from search_spaces import cells
 from search_spaces.counting import walk
-from search_spaces.errors import MAX_RESOLUTION, SpecError, check_int
+from search_spaces.errors import MAX_RESOLUTION, SpecError, check_float, check_int
 from search_spaces.settings import (
     DEFAULT_DROP_PATH,
     DEFAULT_NORM,
@@ -30,6 +31,7 @@ from search_spaces.settings import (
 )
 
 MAX_REPEATS = 256
+MAX_AUX = 8
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,42 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class AuxHead:
+    """A training-only classifier on an intermediate map (GoogLeNet's aux1 and aux2, Inception-v3's
+    AuxLogits): its `layers` (body rows, then one head row) run on the output of block `block` of stage
+    `stage` (both 1-based; the copies of a repeated row count as blocks), and training adds `weight` times
+    its loss. The deployed network (`count`, export, evaluation) never has it."""
+
+    stage: int
+    block: int
+    layers: tuple[Block, ...]
+    weight: float = 0.3  # GoogLeNet's discount weight
+
+    def __post_init__(self) -> None:
+        check_int("aux", "stage", self.stage, 1, 64)
+        check_int("aux", "block", self.block, 1, 64 * MAX_REPEATS)
+        check_float("aux", "weight", self.weight, 0.0, 10.0)
+        if not isinstance(self.layers, tuple) or not self.layers or not all(isinstance(b, Block) for b in self.layers):
+            raise SpecError("an auxiliary head's layers must be a non-empty tuple of Blocks")
+        roles = [cells.CELLS[b.cell].role for b in self.layers]
+        if roles[-1] != "head" or any(role != "body" for role in roles[:-1]):
+            raise SpecError(f"an auxiliary head is body rows then one head row, got roles {roles}")
+
+    @property
+    def where(self) -> str:
+        """The block it attaches after, as module names: 's3.b2'."""
+        return f"s{self.stage}.b{self.block}"
+
+
+@dataclass(frozen=True)
 class NetSpec:
     """A whole network. Built by `network.build`, counted by `counting.count`.
 
     The constructor walks the shapes through every block (the same walk as `count`), so an invalid
-    spec (mismatched groups, a feature map shrunk to nothing, a head on a neck) never exists.
+    spec (mismatched groups, a feature map shrunk to nothing, a head on a neck) never exists. Auxiliary
+    heads are checked for where they attach; whether their layers fit the map there is checked when they
+    are counted or built (`counting.aux_costs`, `build(spec, aux=True)`), so the deployed network alone
+    decides which resolutions a spec takes.
     """
 
     stem: tuple[Block, ...]
@@ -77,6 +110,7 @@ class NetSpec:
     num_classes: int = 1000
     norm: Norm = DEFAULT_NORM  # BatchNorm eps and momentum (search_spaces.settings); no part of the cost
     drop_path: DropPath = DEFAULT_DROP_PATH  # stochastic depth rate and per-block rule; no part of the cost
+    aux: tuple[AuxHead, ...] = ()  # training-only classifiers; no part of `count`
 
     def __post_init__(self) -> None:
         check_settings(self.norm, self.drop_path)
@@ -96,6 +130,7 @@ class NetSpec:
                     raise SpecError(f"stage block {block.cell} is not a body cell")
         if self.neck is not None and table[self.neck.cell].role != "neck":
             raise SpecError(f"neck {self.neck.cell} is not a neck cell")
+        _check_aux(self)
         object.__setattr__(self, "_cost", walk(self))  # not a field: no part of equality, JSON or digest
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,6 +144,7 @@ class NetSpec:
             "head": [_block_to_dict(b) for b in self.head],
             "neck": None if self.neck is None else _block_to_dict(self.neck),
             **settings_to_dict(self.norm, self.drop_path),  # only settings that differ from the defaults
+            **({"aux": [_aux_to_dict(a) for a in self.aux]} if self.aux else {}),  # none: no key, as before
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -121,8 +157,50 @@ class NetSpec:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _check_aux(spec: NetSpec) -> None:
+    """Each auxiliary head attaches after a block the network has, and the network is a classifier."""
+    if not isinstance(spec.aux, tuple) or not all(isinstance(a, AuxHead) for a in spec.aux):
+        raise SpecError("a spec's aux must be a tuple of AuxHead")
+    if len(spec.aux) > MAX_AUX:
+        raise SpecError(f"a network takes at most {MAX_AUX} auxiliary heads, got {len(spec.aux)}")
+    if spec.aux and spec.neck is not None:
+        raise SpecError("auxiliary heads classify: a network with a neck (features) cannot have them")
+    for i, head in enumerate(spec.aux, 1):
+        if head.stage > len(spec.stages):
+            raise SpecError(f"aux{i} attaches to stage {head.stage}, but the network has {len(spec.stages)} stages")
+        blocks = sum(b.repeats for b in spec.stages[head.stage - 1].blocks)
+        if head.block > blocks:
+            raise SpecError(f"aux{i} attaches after {head.where}, but stage {head.stage} has {blocks} blocks")
+
+
+def _aux_to_dict(head: AuxHead) -> dict[str, Any]:
+    return {"stage": head.stage, "block": head.block, "weight": head.weight,
+            "layers": [_block_to_dict(b) for b in head.layers]}
+
+
+def _aux_from_dict(data: Any) -> AuxHead:
+    """An AuxHead from its JSON form, with one-line errors."""
+    if not isinstance(data, dict) or set(data) - {"stage", "block", "weight", "layers"} or not {
+            "stage", "block", "layers"} <= set(data):
+        raise SpecError(f"an auxiliary head must be an object with stage, block, layers (and weight), "
+                        f"got {str(data)[:60]!r}")
+    if not isinstance(data["layers"], list):
+        raise SpecError("an auxiliary head's layers must be a list of blocks")
+    weight = data.get("weight", 0.3)
+    return AuxHead(data["stage"], data["block"], tuple(block_from_dict(b) for b in data["layers"]), weight)
+
+
+def _args_to_dict(args: Any) -> dict[str, Any]:
+    """A cell's arguments as JSON data, without the optional fields that hold their default."""
+    data = _plain(dataclasses.asdict(args))
+    for f in dataclasses.fields(args):
+        if f.metadata.get("omit_default") and getattr(args, f.name) == f.default:
+            del data[f.name]
+    return data
+
+
 def _block_to_dict(block: Block) -> dict[str, Any]:
-    row: dict[str, Any] = {"cell": block.cell, "args": _plain(dataclasses.asdict(block.args))}
+    row: dict[str, Any] = {"cell": block.cell, "args": _args_to_dict(block.args)}
     if block.repeats != 1:
         row["repeats"] = block.repeats
     return row
@@ -158,6 +236,8 @@ def _check_type(cell: str, name: str, value: Any, hint: Any) -> None:
             return
         if origin in (str, tuple) and isinstance(value, origin):
             return
+        if dataclasses.is_dataclass(option) and isinstance(value, option):
+            return
     names = " or ".join(getattr(typing.get_origin(o) or o, "__name__", str(o)) for o in allowed)
     raise SpecError(f"{cell} {name} must be {names}, got {value!r}")
 
@@ -172,40 +252,55 @@ def block_from_dict(data: Any) -> Block:
     if not isinstance(data["cell"], str):
         raise SpecError(f"block 'cell' must be a string, got {data['cell']!r}")
     kind = cells.get(data["cell"])
-    raw = data.get("args", {})
+    args = _args_from_dict(kind.name, kind.args, data.get("args", {}))
+    repeats = data.get("repeats", 1)
+    return Block(kind.name, args, repeats)
+
+
+def _nested(hint: Any) -> type | None:
+    """The argument dataclass a field's type hint names (`GeneralizedAttentionArgs | None`), if any."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return next((o for o in options if dataclasses.is_dataclass(o)), None)
+
+
+def _args_from_dict(label: str, cls: type, raw: Any) -> Any:
+    """An argument dataclass from its JSON object (an argument that is itself a dataclass, such as a
+    bottleneck's generalized attention, from its nested object), with one-line errors naming `label`."""
     if not isinstance(raw, dict):
-        raise SpecError(f"{kind.name} args must be an object, got {str(raw)[:60]!r}")
-    hints = typing.get_type_hints(kind.args)
-    fields = {f.name for f in dataclasses.fields(kind.args)}
+        raise SpecError(f"{label} args must be an object, got {str(raw)[:60]!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(raw) - fields
     if unknown:
-        raise SpecError(f"unknown argument(s) {sorted(unknown)} for cell {kind.name}; expected {sorted(fields)}")
+        raise SpecError(f"unknown argument(s) {sorted(unknown)} for cell {label}; expected {sorted(fields)}")
     values = {k: _tuples(v) for k, v in raw.items()}
     for name, value in values.items():
-        _check_type(kind.name, name, value, hints[name])
-    required = [f.name for f in dataclasses.fields(kind.args)
+        nested = _nested(hints[name])
+        if nested is not None and isinstance(value, dict):
+            values[name] = value = _args_from_dict(f"{label} {name}", nested, value)
+        _check_type(label, name, value, hints[name])
+    required = [f.name for f in dataclasses.fields(cls)
                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     missing = [name for name in required if name not in values]
     if missing:
-        raise SpecError(f"cell {kind.name} is missing argument(s) {missing}")
-    args = kind.args(**values)
-    repeats = data.get("repeats", 1)
-    return Block(kind.name, args, repeats)
+        raise SpecError(f"cell {label} is missing argument(s) {missing}")
+    return cls(**values)
 
 
 def spec_from_dict(data: Any) -> NetSpec:
     """A NetSpec from plain data, validated."""
     if not isinstance(data, dict):
         raise SpecError(f"a spec must be a JSON object, got {type(data).__name__}")
-    known = {"resolution", "in_channels", "num_classes", "stem", "stages", "head", "neck", *SETTINGS}
+    known = {"resolution", "in_channels", "num_classes", "stem", "stages", "head", "neck", "aux", *SETTINGS}
     unknown = set(data) - known
     if unknown:
         raise SpecError(f"unknown spec key(s) {sorted(unknown)}; expected {sorted(known)}")
     for key in ("stem", "stages"):
         if not isinstance(data.get(key), list):
             raise SpecError(f"spec {key!r} must be a list")
-    if not isinstance(data.get("head", []), list):
-        raise SpecError("spec 'head' must be a list")
+    for key in ("head", "aux"):
+        if not isinstance(data.get(key, []), list):
+            raise SpecError(f"spec {key!r} must be a list")
     for stage in data["stages"]:
         if not isinstance(stage, list):
             raise SpecError("each stage must be a list of blocks")
@@ -218,6 +313,7 @@ def spec_from_dict(data: Any) -> NetSpec:
         neck=None if neck is None else block_from_dict(neck),
         **scalars,
         **settings_from_dict(data),
+        aux=tuple(_aux_from_dict(a) for a in data.get("aux", [])),
     )
 
 

@@ -27,7 +27,20 @@ def _count(args: argparse.Namespace) -> None:
     print(f"  FLOPs        {format_flops(summary['macs']):>9}  ({summary['macs']:,} multiply-adds)")
     print(f"  params       {format_params(summary['params']):>9}  ({summary['params']:,})")
     print(f"  activations  {format_params(summary['activations']):>9}  ({summary['activations']:,} conv/linear outputs)")
+    if "aux" in summary:
+        _print_aux(summary["aux"])
     print(f"  {FLOPS_NOTE}.")
+
+
+def _print_aux(aux: dict) -> None:
+    """The network with its auxiliary heads, which only training builds."""
+    where = ", ".join(f"{h['weight']:g} x loss after {h['where']}" for h in aux["heads"])
+    print(f"  with its {len(aux['heads'])} auxiliary head(s), training only ({where}):")
+    if "error" in aux:
+        print(f"    {aux['error']}")
+        return
+    print(f"  FLOPs        {format_flops(aux['macs']):>9}  ({aux['macs']:,} multiply-adds)")
+    print(f"  params       {format_params(aux['params']):>9}  ({aux['params']:,})")
 
 
 def _cells(args: argparse.Namespace) -> None:

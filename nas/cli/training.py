@@ -11,6 +11,7 @@ from nas.cli.options import add_settings, given
 from nas.cli.show import FLOPS_NOTE, SearchBar, epoch_bar
 from nas.specs import load_spec
 from nas.training.evaluate import Metrics, TrainJob
+from nas.training.recipes import RECIPES, describe_optimizer, recipe
 from nas.training.train import TrainConfig
 
 
@@ -18,7 +19,8 @@ def _train(args: argparse.Namespace) -> None:
     from nas.settings import replace_flat
     from nas.training.evaluate import evaluate
 
-    job = replace_flat(TrainJob(), TrainJob.fields(), given(args, list(TrainJob.fields())))
+    base = TrainJob(train=recipe(args.recipe))  # a named recipe first; the options typed override it
+    job = replace_flat(base, TrainJob.fields(), given(args, list(TrainJob.fields())))
     spec = load_spec(args.spec)
     report, close = epoch_bar(job.train.epochs)
     try:
@@ -50,6 +52,11 @@ def _print_metrics(name: str, metrics: Metrics, config: TrainConfig) -> None:
     if metrics.latency_ms is not None:
         print(f"  latency      {metrics.latency_ms:>7.2f}ms  batch 1; {metrics.latency_batch_ms:.2f} ms batch "
               f"{config.latency_batch}")
+    print(f"  optimizer    {describe_optimizer(config)}")
+    if metrics.aux_losses:
+        print(f"  aux losses   {', '.join(metrics.aux_losses)} (auxiliary heads, training only; --no-aux: none)")
+    elif metrics.aux_skipped:
+        print(f"  aux losses   none trained: {metrics.aux_skipped}")
     print(f"  {FLOPS_NOTE}.")
 
 
@@ -99,6 +106,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")
     p.add_argument("spec", help="spec JSON file or backbone name")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--recipe", choices=tuple(RECIPES), default="proxy",
+                   help="starting recipe: proxy (the search's) or inception_v3 (the paper's RMSProp settings, see "
+                        "nas/training/recipes.py); recipe options given override it (default: proxy)")
     fields = TrainJob.fields()
     add_settings(p, {n: f for n, f in fields.items() if f.owner is None}, title="data")
     add_settings(p, {n: f for n, f in fields.items() if f.owner == "data"}, title="data options")

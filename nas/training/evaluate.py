@@ -1,7 +1,8 @@
 """`evaluate(spec, config) -> Metrics`: one trial of a search, a plain function with no global state.
 
 The candidate is built for the dataset (its resolution, channels and classes) and trained with the proxy
-recipe in `TrainConfig`; the FLOPs and parameters reported are those of the deployed network, the spec as
+recipe in `TrainConfig`, with the spec's auxiliary heads and their losses where it has any (unless
+`config.aux` is off); the FLOPs and parameters reported are those of the deployed network, the spec as
 given. A candidate that cannot be adapted or whose loss diverges gives Metrics with `failure` set, so a
 search records it instead of crashing. Latency, when asked, is measured on the deployed network at its own
 resolution on the device in use, before training (a run stopped early keeps it).
@@ -17,10 +18,11 @@ from dataclasses import dataclass
 import torch
 
 from nas.settings import Flat, flat_fields, setting
+from nas.training.auxiliary import describe_aux
 from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
 from nas.training.device import autocast
 from nas.training.train import EpochReport, Report, TrainConfig, fit, resolve_device
-from search_spaces.counting import count
+from search_spaces.counting import aux_costs, count
 from search_spaces.errors import SpecError
 from search_spaces.network import build
 from search_spaces.spec import NetSpec
@@ -58,6 +60,8 @@ class Metrics:
     stopped_early: bool = False
     history: tuple[EpochReport, ...] = ()
     test_accuracy: float | None = None  # test top-1: reported, never used to choose
+    aux_losses: tuple[str, ...] = ()  # the auxiliary heads trained with the network: '0.3 x aux1 after s3.b2'
+    aux_skipped: str | None = None  # why the spec's auxiliary heads were not trained (they do not fit the side)
 
 
 def adapt(spec: NetSpec, data: Data) -> NetSpec:
@@ -79,6 +83,19 @@ def adapt(spec: NetSpec, data: Data) -> NetSpec:
     raise SpecError(f"the network does not fit {data.name} at {data.resolution}x{data.resolution}: {refused}") from None
 
 
+def with_aux(proxy: NetSpec) -> tuple[NetSpec, str | None]:
+    """The adapted spec with its auxiliary heads where they fit its side, else without them and the reason
+    (Inception-v3's AuxLogits needs a 17x17 map after Mixed_6e: about 299 px, which the proxy side decides
+    against: the deployed network's side comes first)."""
+    if not proxy.aux:
+        return proxy, None
+    try:
+        aux_costs(proxy)
+    except SpecError as err:
+        return dataclasses.replace(proxy, aux=()), str(err)
+    return proxy, None
+
+
 def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
              report: Report | None = None) -> Metrics:
     """Proxy-train `spec` on `data` (default: the digits) and measure it. Data errors raise DataError;
@@ -95,16 +112,17 @@ def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | Da
     if spec.neck is not None:
         return dataclasses.replace(base, failure="the network has a neck (feature outputs), not a classifier head to train")
     try:
-        proxy = adapt(spec, data)
+        proxy, skipped = with_aux(adapt(spec if config.aux else dataclasses.replace(spec, aux=()), data))
     except SpecError as err:
         return dataclasses.replace(base, failure=str(err))
     data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
-    base = dataclasses.replace(base, proxy_resolution=data.resolution)
+    base = dataclasses.replace(base, proxy_resolution=data.resolution, aux_losses=describe_aux(proxy),
+                               aux_skipped=skipped)
     if config.latency:  # before training: a run stopped early, or failing, keeps its latency
         one, many = measure_latency(spec, device, (1, config.latency_batch), config.latency_repeats)
         base = dataclasses.replace(base, latency_ms=one, latency_batch_ms=many)
     torch.manual_seed(config.seed)
-    model = build(proxy).to(device)
+    model = build(proxy, aux=True).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     result = fit(model, data, config, report)

@@ -6,7 +6,8 @@ bf16 autocast on GPUs of compute capability 8.0 or more (fp32 elsewhere: `nas.tr
 channels_last on CUDA; evaluation in full precision. After each epoch the test accuracy goes to a callback, which may
 stop the run (early stopping). A NaN or diverging loss ends the run with the reason as data. On the CPU a
 run is a pure function of (model initialisation, data, config): the batch order and augmentation draw from
-a generator seeded by `config.seed`.
+a generator seeded by `config.seed`. The recipe may choose RMSProp or AdamW instead of SGD
+(nas/training/optim.py); a network built with auxiliary heads adds their weighted losses (auxiliary.py).
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ import torch
 from torch import Tensor, nn
 
 from nas.settings import setting
+from nas.training.auxiliary import training_loss
 from nas.training.data import Data, augment, normalize
 from nas.training.device import autocast, choose
+from nas.training.optim import OPTIMIZERS, make_optimizer
 from search_spaces.errors import NasError
 
 SCHEDULES = ("cosine", "onecycle")
@@ -38,7 +41,7 @@ class TrainConfig:
     epochs: int = setting(2, "training epochs (in a search: proxy epochs per candidate)")
     batch_size: int = setting(32, "images per step")
     lr: float = setting(0.05, "peak learning rate (after warm-up), for this batch size")
-    momentum: float = setting(0.9, "Nesterov momentum")
+    momentum: float = setting(0.9, "SGD's Nesterov momentum, RMSProp's momentum, AdamW's beta1")
     weight_decay: float = setting(5e-5, "L2 on conv and linear weights; norms and biases are never decayed")
     label_smoothing: float = setting(0.1, "cross-entropy target smoothing, 0..1")
     warmup_epochs: float = setting(0.3, "linear warm-up length, in epochs (fractions allowed)")
@@ -57,6 +60,11 @@ class TrainConfig:
     latency: bool = setting(False, "also measure inference latency of the deployed network")
     latency_batch: int = setting(16, "the second latency batch size (the first is 1)")
     latency_repeats: int = setting(10, "timed runs per batch size; the median is reported")
+    optimizer: str = setting("sgd", "sgd (Nesterov momentum), rmsprop (the Inception-v3 paper's) or adamw")
+    rmsprop_decay: float = setting(0.9, "RMSProp: decay of the mean squared gradient (PyTorch's alpha)")
+    optimizer_eps: float = setting(1e-8, "RMSProp and AdamW epsilon, added to the root of the mean square")
+    beta2: float = setting(0.999, "AdamW: decay of the mean squared gradient")
+    aux: bool = setting(True, "train the spec's auxiliary heads (GoogLeNet, Inception-v3) with their loss weights")
 
     def __post_init__(self) -> None:
         positive = ("epochs", "batch_size", "eval_batch_size", "check_every", "latency_batch", "latency_repeats")
@@ -72,6 +80,10 @@ class TrainConfig:
             raise ConfigError("train config needs lr > 0, momentum in [0, 1), weight_decay >= 0, label_smoothing in [0, 1)")
         if self.warmup_epochs < 0 or self.crop_padding < 0 or self.threads < 0 or self.max_loss <= 0:
             raise ConfigError("train config needs warmup_epochs, crop_padding, threads >= 0 and max_loss > 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"train config optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+        if not (0 <= self.rmsprop_decay < 1 and 0 <= self.beta2 < 1 and self.optimizer_eps > 0):
+            raise ConfigError("train config needs rmsprop_decay and beta2 in [0, 1) and optimizer_eps > 0")
 
 
 
@@ -185,7 +197,7 @@ def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None
     """Train `model` (already on the data's device) for `config.epochs`; returns the result."""
     device = data.train_x.device
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    opt = torch.optim.SGD(param_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum, nesterov=True)
+    opt = make_optimizer(param_groups(model, config.weight_decay), config)
     n = len(data.train_y)
     batch = min(config.batch_size, n)
     steps = n // batch
@@ -236,7 +248,7 @@ def _epoch(model: nn.Module, data: Data, config: TrainConfig, opt: torch.optim.O
             group["lr"] = lr
         with autocast(device):
             out = model(_prepare(x, data, device))
-        loss = loss_fn(out.float(), y)
+        out, loss = training_loss(out, y, loss_fn, model)  # the logits; plus weighted auxiliary losses, if any
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

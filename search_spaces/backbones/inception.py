@@ -1,15 +1,16 @@
 """The Inception family as data: GoogLeNet, BN-Inception, Inception-v3, Inception-v4, Inception-ResNet-v2.
 
 Stages follow the output strides a detection neck takes (4, 8, 16, 32; timm's feature_info where timm
-defines the network); the stride-2 module or pool that opens a stage belongs to it. Auxiliary classifiers
-(GoogLeNet's aux1/aux2, Inception-v3's AuxLogits) only run in training mode and are not part of these specs.
+defines the network); the stride-2 module or pool that opens a stage belongs to it. The auxiliary
+classifiers (GoogLeNet's aux1/aux2 after 4a and 4d, Inception-v3's AuxLogits after Mixed_6e) are the specs'
+`aux` heads: built only for training (`build(spec, aux=True)`), never part of the deployed count.
 """
 from __future__ import annotations
 
 from types import MappingProxyType
 
 from search_spaces.backbones.base import Backbone, Reference
-from search_spaces.cells.conv import ConvArgs, PoolArgs
+from search_spaces.cells.conv import AdaptivePoolArgs, ConvArgs, PoolArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.inception_v1 import BNInceptionArgs, InceptionV1Args
 from search_spaces.cells.inception_v3 import (
@@ -28,7 +29,7 @@ from search_spaces.cells.inception_v4 import (
     StemPoolArgs,
 )
 from search_spaces.settings import Norm
-from search_spaces.spec import Block, NetSpec, Stage
+from search_spaces.spec import AuxHead, Block, NetSpec, Stage
 
 TF_NORM = Norm(eps=1e-3)  # BatchNorm eps of the TF-ported Inception nets (torchvision BasicConv2d, timm norm_eps)
 
@@ -53,14 +54,28 @@ BN_INCEPTION_MODULES = MappingProxyType({
 })
 
 
+# GoogLeNet's auxiliary classifier (torchvision googlenet.py InceptionAux; Szegedy et al. 2015, section 5): a 4x4
+# average pool (torchvision: adaptive; the paper: 5x5 stride 3, the same at 224), 1x1 conv to 128 with BN and ReLU,
+# fc 2048 -> 1024, ReLU, dropout 0.7, fc to the classes; its loss weighs 0.3 (the paper)
+GOOGLENET_AUX_HEAD = (Block("conv", ConvArgs(128, 1)), Block("classifier", ClassifierArgs(4, (1024,), dropout=0.7)))
+GOOGLENET_AUX_WEIGHT = 0.3
+
+
+def _googlenet_aux(pool: Block) -> tuple[AuxHead, ...]:
+    """aux1 after inception 4a and aux2 after 4d: blocks 2 and 5 of stage 3 (its max pool is block 1)."""
+    return tuple(AuxHead(3, block, (pool, *GOOGLENET_AUX_HEAD), GOOGLENET_AUX_WEIGHT) for block in (2, 5))
+
+
 def _googlenet(names: str, kernel_size: int) -> list[Block]:
     return [Block("inception_v1", InceptionV1Args(*GOOGLENET_MODULES[n], kernel_size=kernel_size))
             for n in names.split()]
 
 
 def googlenet_spec(kernel_size: int = 3) -> NetSpec:
-    """torchvision's GoogLeNet (kernel_size=3 in the "5x5" branches) or the paper's (kernel_size=5)."""
+    """torchvision's GoogLeNet (kernel_size=3 in the "5x5" branches) or the paper's (kernel_size=5), with the
+    auxiliary classifiers (torchvision's adaptive pool, or the paper's 5x5/3 average pool)."""
     pool = PoolArgs(3, 2, 0, ceil_mode=True)
+    aux_pool = Block("adaptive_avgpool", AdaptivePoolArgs(4)) if kernel_size == 3 else Block("avgpool", PoolArgs(5, 3))
     return NetSpec(
         stem=(Block("conv", ConvArgs(64, 7, 2)), Block("maxpool", pool)),
         stages=(
@@ -72,6 +87,7 @@ def googlenet_spec(kernel_size: int = 3) -> NetSpec:
         head=(Block("classifier", ClassifierArgs(dropout=0.2)),),
         resolution=224,
         norm=TF_NORM,
+        aux=_googlenet_aux(aux_pool),
     )
 
 
@@ -109,8 +125,16 @@ MAXPOOL = Block("maxpool", PoolArgs(3, 2, 0))
 STEM_2 = (MAXPOOL, Block("conv", ConvArgs(80, 1)), _valid(192))  # 147 -> 73 -> 73 -> 71
 
 
+# Inception-v3's auxiliary classifier after Mixed_6e (torchvision inception.py InceptionAux): 5x5 stride-3
+# average pool, 1x1 conv to 128, 5x5 conv to 768 (unpadded: 5x5 -> 1x1), each with BN and ReLU, global pool, fc;
+# its loss weighs 0.4 (TF-slim train_image_classifier.py, which trained the released Inception-v3)
+INCEPTION_V3_AUX = AuxHead(3, 5, (
+    Block("avgpool", PoolArgs(5, 3)), Block("conv", ConvArgs(128, 1)), Block("conv", ConvArgs(768, 5, padding=0)),
+    Block("classifier", ClassifierArgs())), weight=0.4)
+
+
 def inception_v3_spec() -> NetSpec:
-    """torchvision / timm Inception-v3 without its auxiliary classifier."""
+    """torchvision / timm Inception-v3, with its auxiliary classifier (AuxLogits) for training."""
     def b(c7: int, repeats: int = 1) -> Block:
         return Block("inception_b", InceptionBArgs(192, (c7, c7, 192), (c7, c7, c7, c7, 192), 192), repeats)
 
@@ -129,6 +153,7 @@ def inception_v3_spec() -> NetSpec:
         head=(Block("classifier", ClassifierArgs(dropout=0.5)),),
         resolution=299,
         norm=TF_NORM,
+        aux=(INCEPTION_V3_AUX,),
     )
 
 
@@ -177,17 +202,19 @@ def inception_resnet_v2_spec() -> NetSpec:
 
 BACKBONES = (
     Backbone("googlenet", "inception", 224, googlenet_spec, Reference(
-        source="torchvision 0.28 googlenet, aux_logits=False (as the pretrained builder returns it)",
+        source="torchvision 0.28 googlenet, aux_logits=False (as the pretrained builder returns it); aux heads apart",
         params=6_624_904, macs=1_498_376_192,
         paper="Szegedy et al. 2015: about 6.8 M params, 1.5 G multiply-adds (recalled, unverified)",
         top1=69.778,
         note="torchvision uses 3x3 instead of 5x5 in the '5x5' branches (vision#906) and adds BN; see "
-             "googlenet_5x5. Its aux heads (aux1, aux2: 6,379,984 params) only run in training mode, add no "
-             "eval MACs and are left out, as in tv num_params; a weights=None torchvision build keeps them "
-             "(13,004,888 params). transform_input is input scaling with no parameters.",
+             "googlenet_5x5. Its aux heads (aux1, aux2: 6,379,984 params, 8,372,224 MACs) are the spec's "
+             "training-only aux heads, counted apart (count_with_aux, nas count), as in tv num_params; a "
+             "weights=None torchvision build keeps them (13,004,888 params). transform_input is input scaling "
+             "with no parameters.",
     )),
     Backbone("googlenet_5x5", "inception", 224, lambda: googlenet_spec(kernel_size=5), Reference(
-        source="torchvision googlenet with real 5x5 convs in branch3 (the paper's module), BN kept, no aux",
+        source="torchvision googlenet with real 5x5 convs in branch3 (the paper's module), BN kept; aux heads "
+               "with the paper's 5x5/3 average pool",
         params=7_005_832, macs=1_582_700_000, macs_tol=50_000,
         paper="Szegedy et al. 2015: about 6.8 M params, 1.5 G multiply-adds (recalled, unverified)",
         note="The paper's network without LRN and with BN after every conv; 6,990,272 conv+fc weights, "
@@ -208,13 +235,13 @@ BACKBONES = (
              "network (separable 7x7 stem).",
     )),
     Backbone("inception_v3", "inception", 299, inception_v3_spec, Reference(
-        source="torchvision 0.28 inception_v3 without AuxLogits (= timm inception_v3)",
+        source="torchvision 0.28 inception_v3 without AuxLogits (= timm inception_v3); AuxLogits apart",
         params=23_834_568, macs=5_713_200_000, macs_tol=50_000,
         paper="Szegedy et al. 2016: <25 M params, 5 billion multiply-adds; 21.2 % top-1 error single crop",
         top1=77.294,
         note="torchvision's num_params 27,161,264 includes AuxLogits (3,326,696 params: 1x1 to 128, 5x5 to "
-             "768, fc), which only runs in training mode and adds no eval MACs; we match the eval network, "
-             "which is timm's count. transform_input is parameter-free input scaling.",
+             "768, fc), the spec's training-only aux head (5,683,200 MACs), counted apart; the deployed count "
+             "is the eval network, timm's count. transform_input is parameter-free input scaling.",
     )),
     Backbone("inception_v4", "inception", 299, inception_v4_spec, Reference(
         source="timm inception_v4 (TF-slim port via Cadene; pretrainedmodels inceptionv4 is identical)",

@@ -1,4 +1,5 @@
-"""The residual family as data: ResNet, ResNet v1, ResNeXt, SE-ResNet, Res2Net, RegNet, DetNet, HetConv.
+"""The residual family as data: ResNet, ResNet v1, ResNeXt, SE-ResNet, Res2Net, RegNet, DetNet, HetConv, and
+ResNet-50 with Zhu et al.'s generalized attention (`resnet50_ga_0010`).
 
 Every ResNet-like network here is `resnet_body` (the 7x7 stem and four stages of basic or bottleneck
 blocks) with options, plus the global-pool + linear head. `resnet_body` is public because detection
@@ -12,6 +13,7 @@ from typing import Any, Sequence
 
 from search_spaces.backbones.base import Backbone, Reference
 from search_spaces.cells.conv import ConvArgs, PoolArgs
+from search_spaces.cells.generalized_attention import GeneralizedAttentionArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.res2net import Res2NetArgs
 from search_spaces.cells.residual import BasicArgs, BottleneckArgs
@@ -106,6 +108,23 @@ def _regnet(rows: Sequence[tuple[int, int, int]], se_ratio: float = 0.0, stem_wi
     return NetSpec((Block("conv", ConvArgs(stem_width, 3, 2)),), tuple(stages), HEAD, resolution=224)
 
 
+# The authors' released configuration (mmdetection configs/empirical_attention/faster-rcnn_r50-attn0010_fpn_1x_coco.py:
+# GeneralizedAttention(spatial_range=-1, num_heads=8, attention_type='0010', kv_stride=2), stages (False, False,
+# True, True), position 'after_conv2')
+GA_0010 = GeneralizedAttentionArgs(heads=8, pattern="0010", kv_stride=2)
+
+
+def with_attention(spec: NetSpec, attention: GeneralizedAttentionArgs, stages: Sequence[int] = (3, 4)) -> NetSpec:
+    """`spec` with the generalized attention module after the 3x3 of every bottleneck of `stages` (1-based)."""
+    rows = []
+    for s, stage in enumerate(spec.stages, 1):
+        if s in stages:
+            stage = Stage(tuple(Block(b.cell, dataclasses.replace(b.args, generalized_attention=attention), b.repeats)
+                                for b in stage.blocks))
+        rows.append(stage)
+    return dataclasses.replace(spec, stages=tuple(rows))
+
+
 def _g(printed: float) -> tuple[int, int]:
     """(macs, macs_tol) of a figure printed in GMACs with four decimals."""
     return round(printed * 10**9), 50_000
@@ -165,4 +184,14 @@ BACKBONES = (
              Reference("analytic: torchvision resnet50 (v1.5) with every bottleneck 3x3 a HetConv, P=4",
                        18_012_200, *_g(2.8561), paper="recalled, unverified: about 2.85 GFLOPs, -30 %",
                        note="HetConv touches only the 3x3s; the paper's ResNet-50 table is not verified")),
+    Backbone("resnet50_ga_0010", "resnet", 224, lambda: with_attention(_resnet((3, 4, 6, 3)), GA_0010), Reference(
+        "computed from the module definition: torchvision resnet50 (v1.5) with the authors' GeneralizedAttention "
+        "(mmcv cnn/bricks/generalized_attention.py) after conv2 of stages 3 and 4, 8 heads, key content only "
+        "('0010'), kv_stride 2 (mmdetection configs/empirical_attention)", 29_102_129, 4_154_264_576,
+        paper="Zhu et al. 2019 (ICCV): detection only, no ImageNet figures; mmdetection's Faster R-CNN R-50 FPN 1x "
+              "with this module: 39.1 box AP (configs/empirical_attention/README.md)",
+        note="per block on C = 256 (stage 3, x6) and 512 (stage 4, x3) channels: 3C^2 + 2C + 1 parameters (key, "
+             "value, projection; the key vector, projection bias, gamma); 2C^2 L + 2C L + C^2 multiply-adds with "
+             "L = 7x7, 4x4 key positions at 224 (key and value 1x1 convs, vector . key, attention . value, the "
+             "projection once per image: key content alone gives every query the same weights)")),
 )

@@ -19,7 +19,7 @@ from search_spaces.errors import SpecError
 from search_spaces.registry import Registry
 
 FAMILIES = (
-    "conv", "head", "residual", "res2net", "hetconv", "mbconv", "inception_v1", "inception_v3",
+    "conv", "head", "generalized_attention", "residual", "res2net", "hetconv", "mbconv", "inception_v1", "inception_v3",
     "inception_v4", "dense", "fire", "shuffle", "randwire", "fpn",
 )
 

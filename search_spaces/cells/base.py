@@ -5,6 +5,7 @@ without importing the package that gathers them.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -14,6 +15,12 @@ def stride_one(args: Any) -> Any:
     if "stride" not in args.__dataclass_fields__ or args.stride == 1:
         return args  # nothing to change (the common case: skip a validating copy)
     return type(args)(**{**vars(args), "stride": 1})  # dataclasses.replace, validated, without its field loop
+
+
+def optional_field(default: Any = None) -> Any:
+    """A cell argument added after specs were recorded: spec JSON leaves it out while it holds `default`, so
+    those specs read back, and digest, as before (a bottleneck's `generalized_attention`)."""
+    return dataclasses.field(default=default, metadata={"omit_default": True})
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Plain convolution cells and the conv-BN-activation primitive every other family reuses.
 
 Cells: `conv` (conv, optional BN, optional activation; with bias and no BN it is the AlexNet/VGG layer),
-`bn_act` (DenseNet's pre-activation BN + ReLU), `maxpool` and `avgpool`. The helpers `conv_bn_act` and
+`bn_act` (DenseNet's pre-activation BN + ReLU), `maxpool`, `avgpool` and `adaptive_avgpool` (to a fixed size:
+GoogLeNet's auxiliary heads pool to 4x4 at any input). The helpers `conv_bn_act` and
 `conv_bn_act_cost` take the same arguments in the same order, so a cell's cost mirrors its module.
 """
 from __future__ import annotations
@@ -161,9 +162,29 @@ def _pool_cost(a: PoolArgs, shape: Shape) -> tuple[Cost, Shape]:
     return Cost(), pool2d(shape, a.kernel_size, a.stride, a.padding, a.ceil_mode)
 
 
+@dataclass(frozen=True)
+class AdaptivePoolArgs:
+    """Adaptive average pooling to a `size` x `size` map, whatever the input size (torchvision's GoogLeNet
+    auxiliary heads: 4)."""
+
+    size: int = 1
+
+    def __post_init__(self) -> None:
+        check_int("adaptive_avgpool", "size", self.size, 1, 64)
+
+
+def _adaptive_build(a: AdaptivePoolArgs, in_channels: int) -> nn.Module:
+    return nn.AdaptiveAvgPool2d(a.size)
+
+
+def _adaptive_cost(a: AdaptivePoolArgs, shape: Shape) -> tuple[Cost, Shape]:
+    return Cost(), Shape(shape.c, a.size, a.size)
+
+
 CELLS = (
     Cell("conv", ConvArgs, _conv_build, _conv_cost, "convolution, optional BatchNorm and activation"),
     Cell("bn_act", BnActArgs, _bn_act_build, _bn_act_cost, "BatchNorm and activation without a conv"),
     Cell("maxpool", PoolArgs, _maxpool_build, _pool_cost, "max pooling"),
     Cell("avgpool", PoolArgs, _avgpool_build, _pool_cost, "average pooling"),
+    Cell("adaptive_avgpool", AdaptivePoolArgs, _adaptive_build, _adaptive_cost, "average pooling to a fixed size"),
 )

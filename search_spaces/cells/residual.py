@@ -11,7 +11,9 @@ bottleneck width (`mid_channels`) and every other width explicit, and options fo
   (DetNet's stage-first block at equal shapes), False never (the shapes must then match);
 - attention: squeeze-excitation with explicit `se_channels` after the last conv (SE-ResNet) or after the
   3x3 (`se_position="mid"`, RegNetY), and CBAM's spatial gate (`spatial_attention`) after the last conv;
-- `conv="hetconv", part=P`: the 3x3 becomes a HetConv layer (cells/hetconv.py).
+- `conv="hetconv", part=P`: the 3x3 becomes a HetConv layer (cells/hetconv.py);
+- `generalized_attention`: Zhu et al.'s spatial attention module (cells/generalized_attention.py) after the
+  3x3 and its ReLU, where mmdetection's `position='after_conv2'` plugin puts it (before a mid SE).
 
 Copies of a repeated row run at stride 1 with the automatic shortcut (`repeat=_copy`). Under the width
 multiplier (`widen` hooks) grouped 3x3s keep their group width and SE widths keep their reference's ratio.
@@ -30,9 +32,14 @@ from search_spaces.cells.attention import (
     se_cost,
     spatial_attention_cost,
 )
-from search_spaces.cells.base import Cell
+from search_spaces.cells.base import Cell, optional_field
 from search_spaces.cells.conv import conv_bn_act, conv_bn_act_cost
 from search_spaces.cells.drop_path import drop_path
+from search_spaces.cells.generalized_attention import (
+    GeneralizedAttention,
+    GeneralizedAttentionArgs,
+    generalized_attention_cost,
+)
 from search_spaces.cells.hetconv import MAX_PART, HetConv2d, hetconv_cost
 from search_spaces.cost import ZERO, Cost, Shape, norm2d
 from search_spaces.errors import SpecError, check_choice, check_int, require
@@ -145,6 +152,8 @@ class BottleneckArgs:
     spatial_attention: bool = False  # CBAM spatial gate after the last conv (and after SE)
     conv: str = "conv"  # the 3x3: "conv" or "hetconv"
     part: int = 1  # HetConv's P (only with conv="hetconv")
+    # Zhu et al.'s spatial attention after the 3x3 (None: none; written to JSON only when set)
+    generalized_attention: GeneralizedAttentionArgs | None = optional_field()
 
     def __post_init__(self) -> None:
         check_int("bottleneck", "out_channels", self.out_channels)
@@ -167,6 +176,9 @@ class BottleneckArgs:
                     f"bottleneck part={self.part} must divide mid_channels={self.mid_channels}")
         else:
             require(self.part == 1, f"bottleneck part={self.part} needs conv='hetconv'")
+        ga = self.generalized_attention
+        require(ga is None or isinstance(ga, GeneralizedAttentionArgs),
+                f"bottleneck generalized_attention must be GeneralizedAttentionArgs or None, got {ga!r}")
 
 
 def _strides(a: BottleneckArgs) -> tuple[int, int]:
@@ -184,6 +196,8 @@ def _bottleneck_build(a: BottleneckArgs, in_channels: int) -> nn.Module:
             conv=HetConv2d(mid, mid, a.part, s3), bn=nn.BatchNorm2d(mid), act=nn.ReLU(inplace=True)))
     else:
         layers["conv2"] = conv_bn_act(mid, mid, 3, s3, a.groups, a.dilation)
+    if a.generalized_attention is not None:
+        layers["ga"] = GeneralizedAttention(mid, a.generalized_attention)
     if a.se_position == "mid":
         _attention(layers, mid, a.se_channels, False)
     layers["conv3"] = conv_bn_act(mid, a.out_channels, 1, activation_name="none")
@@ -200,6 +214,8 @@ def _bottleneck_cost(a: BottleneckArgs, shape: Shape) -> tuple[Cost, Shape]:
     else:
         c, x = conv_bn_act_cost(x, a.mid_channels, 3, s3, a.groups, a.dilation)
     cost += c
+    if a.generalized_attention is not None:
+        cost += generalized_attention_cost(a.generalized_attention, x)
     if a.se_position == "mid":
         cost += _attention_cost(x, a.se_channels, False)
     c, x = conv_bn_act_cost(x, a.out_channels, 1)
@@ -246,6 +262,7 @@ CELLS = (
          "ResNet basic block: two 3x3 convs and a shortcut; optional SE / spatial attention", repeat=_copy,
          widen=_basic_widen),
     Cell("bottleneck", BottleneckArgs, _bottleneck_build, _bottleneck_cost,
-         "ResNet/ResNeXt/RegNet/DetNet bottleneck: 1x1, 3x3 (grouped, dilated or HetConv), 1x1, shortcut",
+         "ResNet/ResNeXt/RegNet/DetNet bottleneck: 1x1, 3x3 (grouped, dilated or HetConv), 1x1, shortcut; "
+         "optional SE, spatial or generalized attention",
          repeat=_copy, widen=_bottleneck_widen),
 )

@@ -118,7 +118,9 @@ def check_budget(trial: Any, macs: int) -> None:
 class RandomTrial:
     """A trial drawing every suggest_* uniformly (log-uniformly where asked) from a seeded RNG; with a
     `budget` (multiply-adds), spaces that call `check_budget` abandon a draw as soon as it is over it, and
-    parameters in `fixed` take their fixed value (checked against the range) instead of a draw."""
+    parameters in `fixed` take their fixed value (checked against the range) instead of a draw. A name drawn
+    again in the same trial gives its first value, as Optuna's trials do (a space may draw one global choice
+    from whichever stage first needs it)."""
 
     def __init__(self, rng: random.Random, smallest: bool = False, seen: dict[str, Sequence[Any]] | None = None,
                  budget: int | None = None, fixed: Mapping[str, Any] | None = None, space: str = "space"):
@@ -142,6 +144,8 @@ class RandomTrial:
         return int(self.rng.random() * n)
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int:
+        if name in self.params:
+            return self.params[name]
         if (high - low) % step:
             check_optuna_rules(name, low, high, step)  # raises
         self._ranges[name] = ("int", low, high, step)
@@ -153,6 +157,8 @@ class RandomTrial:
         return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float:
+        if name in self.params:
+            return self.params[name]
         self._ranges[name] = ("float", low, high, step)
         if name in self.fixed:
             value = _checked_float(self.space, name, self.fixed[name], low, high, step)
@@ -168,6 +174,8 @@ class RandomTrial:
         return value
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        if name in self.params:
+            return self.params[name]
         if self.seen is not None and self.seen.get(name) is not choices:  # the same tuple as before: nothing to check
             check_optuna_rules(name, choices=choices, seen=self.seen)
         self._ranges[name] = ("categorical", None, None, None, choices)

@@ -33,9 +33,11 @@ from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spec import Block, NetSpec, Stage
 
-TEMPLATES = MappingProxyType({  # the named backbones' specs, built once (each draw starts from one); cheapest first
-    "googlenet": googlenet_spec(), "inception_v2": inception_v2_spec(), "inception_v3": inception_v3_spec(),
-    "inception_v4": inception_v4_spec(), "inception_resnet_v2": inception_resnet_v2_spec(),
+TEMPLATES = MappingProxyType({  # the named backbones' specs, built once (each draw starts from one); cheapest first;
+    # without their training-only auxiliary heads, which attach to blocks a drawn module count moves
+    name: dataclasses.replace(make(), aux=()) for name, make in (
+        ("googlenet", googlenet_spec), ("inception_v2", inception_v2_spec), ("inception_v3", inception_v3_spec),
+        ("inception_v4", inception_v4_spec), ("inception_resnet_v2", inception_resnet_v2_spec))
 })
 TEMPLATE_NAMES = tuple(TEMPLATES)
 MODULES = frozenset({  # cells whose rows may repeat (they keep their output shape)

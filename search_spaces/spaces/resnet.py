@@ -8,7 +8,10 @@ kind's options:
 
 - `basic`: ResNet-18/34's two 3x3s, optional SE (out_channels // reduction);
 - `bottleneck`: bottleneck ratio (mid = out * ratio) and group width (ResNeXt, RegNet), dilation (DetNet),
-  the stride on the first 1x1 (MSRA v1) or on the 3x3, SE after the last conv, HetConv's part P;
+  the stride on the first 1x1 (MSRA v1) or on the 3x3, SE after the last conv, HetConv's part P, and
+  whether the stage has Zhu et al.'s generalized attention after the 3x3 (`{stage}.attention`; 8 heads,
+  key/value stride 2, as the authors' released detectors); the first stage that has it draws the one
+  four-term pattern every stage uses (`attention_pattern`, '0000'..'1111');
 - `regnet`: RegNet's X / Y block (a bottleneck with SE after the 3x3 of round(block input * se_ratio)
   channels; where that makes a stage's first block and its copies differ, they are separate rows);
 - `res2net`: Res2Net's block with timm's base width (split = out / 4 * base_width / 64) and scale.
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from search_spaces.cells.conv import ConvArgs, PoolArgs
+from search_spaces.cells.generalized_attention import PATTERNS, GeneralizedAttentionArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.res2net import Res2NetArgs
 from search_spaces.cells.residual import BasicArgs, BottleneckArgs
@@ -49,6 +53,8 @@ PARTS = (8, 4, 2, 1)  # HetConv P, cheapest first; 1: a plain 3x3
 BASE_WIDTHS = (14, 26, 48)  # Res2Net (timm's variants 14w_8s, 26w_4s..8s, 48w_2s)
 SCALES = (2, 4, 6, 8)
 PROJECTIONS = {"auto": None, "always": True}  # asked only where the shape does not change
+ATTENTION = (False, True)  # a stage's generalized attention after every bottleneck 3x3; none first (cheaper)
+ATTENTION_HEADS, ATTENTION_KV_STRIDE = 8, 2  # mmdetection configs/empirical_attention
 HEAD = (Block("classifier", ClassifierArgs()),)
 
 
@@ -99,8 +105,18 @@ def _bottleneck(trial: Any, p: str, c_in: int, out: int, stride: int, depth: int
     part = trial.suggest_categorical(f"{p}.part", PARTS) if groups == 1 and dilation == 1 else 1
     args = BottleneckArgs(out, mid, stride, groups, dilation, stride_in_1x1,
                           _projection(trial, p, c_in, out, stride), se,
-                          conv="hetconv" if part > 1 else "conv", part=part)
+                          conv="hetconv" if part > 1 else "conv", part=part,
+                          generalized_attention=_attention(trial, p))
     return (Block("bottleneck", args, depth),)
+
+
+def _attention(trial: Any, p: str) -> GeneralizedAttentionArgs | None:
+    """The stage's generalized attention: on or off, and (drawn by the first stage that has it, then replayed
+    by the others) the pattern of its four terms."""
+    if not trial.suggest_categorical(f"{p}.attention", ATTENTION):
+        return None
+    pattern = trial.suggest_categorical("attention_pattern", PATTERNS)
+    return GeneralizedAttentionArgs(ATTENTION_HEADS, pattern, ATTENTION_KV_STRIDE)
 
 
 def _regnet(trial: Any, p: str, c_in: int, out: int, stride: int, depth: int) -> tuple[Block, ...]:
@@ -178,7 +194,17 @@ def _encode_bottleneck(p: str, args: BottleneckArgs, c_in: int) -> Params:
                                         lambda r: _se(args.out_channels, r) == args.se_channels)
     if args.groups == 1 and args.dilation == 1:
         params[f"{p}.part"] = args.part
-    return params | _encode_projection(p, args, c_in)
+    return params | _encode_projection(p, args, c_in) | _encode_attention(p, args.generalized_attention)
+
+
+def _encode_attention(p: str, attention: GeneralizedAttentionArgs | None) -> Params:
+    """`{p}.attention` and the pattern; SpaceError for a module off the space's heads and stride."""
+    if attention is None:
+        return {f"{p}.attention": False}
+    if attention != GeneralizedAttentionArgs(ATTENTION_HEADS, attention.pattern, ATTENTION_KV_STRIDE):
+        raise SpaceError(f"resnet: {p} generalized attention must have {ATTENTION_HEADS} heads, key/value stride "
+                         f"{ATTENTION_KV_STRIDE} and no other option set")
+    return {f"{p}.attention": True, "attention_pattern": attention.pattern}
 
 
 def _encode_regnet(p: str, args: BottleneckArgs, c_in: int) -> Params:
@@ -217,11 +243,12 @@ class ResNetSpace(Space):
     """AnyNet-style residual networks; the ResNet, ResNeXt, SE, Res2Net, RegNet, DetNet, HetConv points."""
 
     name = "resnet"
-    description = "AnyNet-style residual stages: basic, bottleneck (groups, SE, HetConv, dilation), RegNet, Res2Net"
+    description = ("AnyNet-style residual stages: basic, bottleneck (groups, SE, HetConv, dilation, generalized "
+                   "attention), RegNet, Res2Net")
     fixed_points = (
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50_v1", "resnext50_32x4d",
         "seresnet50", "legacy_seresnet50", "res2net50_26w_4s", "res2net101_26w_4s", "regnetx_600mf",
-        "regnety_600mf", "detnet59", "detnet59_v1", "hetconv_resnet50",
+        "regnety_600mf", "detnet59", "detnet59_v1", "hetconv_resnet50", "resnet50_ga_0010",
     )
 
     def suggest(self, trial: Any) -> NetSpec:
@@ -257,7 +284,12 @@ class ResNetSpace(Space):
         }
         c_in, reach = stem.out_channels, 2 if params["stem"] == "simple" else 4
         for i, stage in enumerate(spec.stages):
-            params.update(encode_stage(f"s{i + 1}", stage, c_in, stride_is_free(i, reach)))
+            found = encode_stage(f"s{i + 1}", stage, c_in, stride_is_free(i, reach))
+            pattern = found.get("attention_pattern")
+            if pattern is not None and params.setdefault("attention_pattern", pattern) != pattern:
+                raise SpaceError("resnet: every stage with generalized attention uses one pattern, got "
+                                 f"{params['attention_pattern']!r} and {pattern!r}")
+            params.update(found)
             c_in, reach = stage.blocks[0].args.out_channels, reach * stage.blocks[0].args.stride
         return params
 

@@ -6,6 +6,7 @@ against PyTorch's own count, stage shapes as the reference sources print them, a
 [M]: measured on the named public implementation with random weights (parameter numels; fvcore
 0.1.5 conv + linear multiply-adds; torch 2.13.0+cpu, torchvision 0.28.0, timm 1.0.31, pytorchcv 0.0.74).
 [S:tv]: read from the `_meta` dict (num_params, _ops) in torchvision 0.28.0 torchvision/models/<file>.py."""
+import math
 
 import pytest
 
@@ -52,9 +53,47 @@ def test_v4_and_inception_resnet_v2_macs_are_exact(name):
 
 @pytest.mark.parametrize("name", sorted(WITH_AUX))
 def test_the_aux_difference_is_stated_in_the_note(name):
-    # the aux heads are left out; the note names their exact size
+    # the aux heads are counted apart; the note names their exact size
     aux = WITH_AUX[name] - count(get(name)).params
     assert f"{aux:,}" in reference(name).note
+
+
+# torchvision's auxiliary classifiers, parameter shapes typed from pytorch/vision torchvision/models/googlenet.py
+# (InceptionAux: conv = BasicConv2d(in, 128, 1) [conv, bn]; fc1 Linear(2048, 1024); fc2 Linear(1024, classes);
+# aux1 = InceptionAux(512), aux2 = InceptionAux(528)) and inception.py (InceptionAux: conv0 BasicConv2d(768, 128, 1),
+# conv1 BasicConv2d(128, 768, 5), fc Linear(768, classes); AuxLogits = InceptionAux(768)); ours in the same order
+TV_AUX = {
+    "googlenet": [[(128, 512, 1, 1), (128,), (128,), (1024, 2048), (1024,), (1000, 1024), (1000,)],
+                  [(128, 528, 1, 1), (128,), (128,), (1024, 2048), (1024,), (1000, 1024), (1000,)]],
+    "googlenet_5x5": [[(128, 512, 1, 1), (128,), (128,), (1024, 2048), (1024,), (1000, 1024), (1000,)],
+                      [(128, 528, 1, 1), (128,), (128,), (1024, 2048), (1024,), (1000, 1024), (1000,)]],
+    "inception_v3": [[(128, 768, 1, 1), (128,), (128,), (768, 128, 5, 5), (768,), (768,), (1000, 768), (1000,)]],
+}
+AUX_WEIGHTS = {"googlenet": (0.3, 0.3), "googlenet_5x5": (0.3, 0.3), "inception_v3": (0.4,)}  # paper; TF-slim
+
+
+@pytest.mark.parametrize("name", sorted(TV_AUX))
+def test_aux_heads_match_torchvision_and_count_exactly_in_training(name):
+    import torch
+
+    from search_spaces.counting import count_with_aux
+    from search_spaces.network import build
+    from tests.exact import BATCH
+
+    spec = get(name)
+    with torch.device("meta"):
+        net = build(spec, aux=True)
+    assert [[tuple(p.shape) for p in head.parameters()] for head in net.aux] == TV_AUX[name]
+    assert net.aux_weights == AUX_WEIGHTS[name]
+    aux_params = sum(math.prod(shape) for head in TV_AUX[name] for shape in head)
+    assert count_with_aux(spec).params == count(spec).params + aux_params == sum(p.numel() for p in net.parameters())
+    assert count(spec).params + aux_params == WITH_AUX.get(name, count(spec).params + 6_379_984)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"), FlopCounterMode(display=False) as counter:
+        logits, extra = net.train()(torch.empty(BATCH, 3, spec.resolution, spec.resolution))
+    assert counter.get_total_flops() == 2 * BATCH * count_with_aux(spec).macs
+    assert len(extra) == len(TV_AUX[name]) and all(t.shape == (BATCH, 1000) for t in extra)
 
 
 @pytest.mark.parametrize("name,shapes", [

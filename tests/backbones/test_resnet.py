@@ -30,7 +30,16 @@ REFERENCE = {
     "detnet59": (18_372_648, 5.0002 * G, 50_000),  # [M] DetNet_pytorch transcription, stride on 3x3
     "detnet59_v1": (18_372_648, 4.8460 * G, 50_000),  # [M] same, stride on the 1x1 (paper's 4.8 G)
     "hetconv_resnet50": (18_012_200, 2.8561 * G, 50_000),  # [M] tv resnet50, each bottleneck 3x3 as HetConv P=4
+    # computed by hand from the authors' module (mmcv cnn/bricks/generalized_attention.py at commit 19a02415,
+    # num_heads=8, attention_type='0010', kv_stride=2, spatial_range=-1) after conv2 of stages 3 and 4 (mmdetection
+    # configs/empirical_attention/faster-rcnn_r50-attn0010_fpn_1x_coco.py): see GA_BLOCKS below
+    "resnet50_ga_0010": (29_102_129, 4_154_264_576, 0),
 }
+# resnet50_ga_0010, per module on C input channels with L key positions (the map after conv2 subsampled by 2):
+# parameters key_conv C*C + value_conv C*C + proj_conv C*C + C (bias) + appr_bias C + gamma 1; multiply-adds
+# key_conv C*C*L + value_conv C*C*L + appr_bias . key C*L + attention . value C*L + proj_conv C*C (on the 1x1
+# map of the '0010' shortcut in forward: `h = 1; w = 1`). At 224: stage 3 is 14x14 (L = 7*7), stage 4 7x7 (L = 4*4).
+GA_BLOCKS = {256: (6, 7 * 7), 512: (3, 4 * 4)}  # C: (blocks, L)
 NAMES = [row.name for row in BACKBONES]
 
 
@@ -57,3 +66,13 @@ def test_multipliers_keep_each_backbone_and_regnet_rows():
     deeper = multiply(get("regnety_600mf"), depth=2.0)  # the first block and its copies stay one group
     assert [b.repeats for b in deeper.stages[3].blocks] == [1, 7]
     assert deeper.stages[3].blocks[1].args.se_channels == 152  # timm: round(608 * 0.25)
+
+
+def test_generalized_attention_figures_are_resnet50_plus_the_authors_module():
+    params = sum(blocks * (3 * c * c + 2 * c + 1) for c, (blocks, _) in GA_BLOCKS.items())
+    macs = sum(blocks * (2 * c * c * keys + 2 * c * keys + c * c) for c, (blocks, keys) in GA_BLOCKS.items())
+    assert (params, macs) == (3_545_097, 65_080_320)
+    assert REFERENCE["resnet50_ga_0010"][:2] == (REFERENCE["resnet50"][0] + params, REFERENCE["resnet50"][1] + macs)
+    spec = get("resnet50_ga_0010")
+    assert [b.args.generalized_attention is not None for s in spec.stages for b in s.blocks] == [
+        False, False, True, True]

@@ -6,6 +6,7 @@ import torch
 
 from search_spaces import Block, NetSpec, SpecError, Stage, build
 from search_spaces.cells import get
+from search_spaces.cells.generalized_attention import GeneralizedAttentionArgs as GA
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.residual import BasicArgs, BottleneckArgs
 from search_spaces.cost import Shape
@@ -33,6 +34,12 @@ GRID = [
     ("bottleneck", BottleneckArgs(32, 8, 2, conv="hetconv", part=2, stride_in_1x1=True), Shape(16, 9, 9)),
     ("bottleneck", BottleneckArgs(32, 8, 2, conv="hetconv", part=8), Shape(16, 9, 9)),  # P = mid: 1 ch 3x3
     ("bottleneck", BottleneckArgs(16, 8, conv="hetconv", part=1), Shape(16, 5, 5)),  # P=1: plain 3x3
+    # Zhu et al.'s attention after the 3x3: the released '0010', all four terms with a range and a mid SE, HetConv
+    ("bottleneck", BottleneckArgs(32, 16, 2, generalized_attention=GA(8, "0010")), Shape(16, 9, 9)),
+    ("bottleneck", BottleneckArgs(32, 16, se_channels=4, se_position="mid", generalized_attention=GA(
+        2, "1111", spatial_range=1)), Shape(32, 7, 7)),
+    ("bottleneck", BottleneckArgs(32, 16, conv="hetconv", part=4, generalized_attention=GA(4, "0101", 1, 2)),
+     Shape(32, 7, 7)),
 ]
 
 
@@ -94,6 +101,43 @@ def test_json_round_trip_keeps_options():
 
     assert from_json(spec.to_json()) == spec
     assert dataclasses.asdict(from_json(spec.to_json()).stages[0].blocks[0].args)["projection"] is True
+
+
+def test_generalized_attention_sits_after_the_3x3_and_is_json_only_when_set():
+    # mmdetection ResNet Bottleneck.forward: conv2, norm2, relu, then the after_conv2 plugins, then conv3
+    args = BottleneckArgs(64, 16, 2, generalized_attention=GA(8, "0010"))
+    body = get("bottleneck").build(args, 32).body
+    assert list(body._modules) == ["conv1", "conv2", "ga", "conv3"]
+    spec = NetSpec((), (Stage((Block("bottleneck", args, 2),)),), (Block("classifier", ClassifierArgs()),),
+                   resolution=16, in_channels=32)
+    from search_spaces import from_json
+
+    assert from_json(spec.to_json()) == spec
+    assert from_json(spec.to_json()).stages[0].blocks[0].args.generalized_attention == GA(8, "0010")
+    from search_spaces import backbones
+    from search_spaces.spec import _block_to_dict
+
+    assert "generalized_attention" not in _block_to_dict(Block("bottleneck", BottleneckArgs(64, 16, 2)))["args"]
+    # so specs written before the field existed read and digest as before: resnet50's digest at commit 1ae0b71
+    assert backbones.get("resnet50").digest() == "434e3083c2e815c4a5a14923d96739a84b0473c6086858bd4c35d398d9e12e39"
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"pattern": "0011x"}, "generalized_attention pattern must be four 0/1 characters"),
+    ({"heads": "8"}, "bottleneck generalized_attention heads must be int"),
+    ({"kv": 2}, r"unknown argument\(s\) \['kv'\] for cell bottleneck generalized_attention"),
+])
+def test_bad_nested_attention_json_is_one_line(change, message):
+    from search_spaces import from_json
+
+    args = BottleneckArgs(64, 16, generalized_attention=GA(8, "0010"))
+    data = NetSpec((), (Stage((Block("bottleneck", args),)),), (Block("classifier", ClassifierArgs()),),
+                   resolution=16, in_channels=64).to_dict()
+    data["stages"][0][0]["args"]["generalized_attention"].update(change)
+    import json
+
+    with pytest.raises(SpecError, match=message):
+        from_json(json.dumps(data))
 
 
 def test_widen_keeps_group_width_and_se_fractions():

@@ -115,7 +115,7 @@ def _spec(stem):
 
 
 @pytest.mark.parametrize("text,pattern", [
-    (_spec([{"cell": "evil", "args": {}}]), r"unknown cell 'evil'; known cells: ant, "),
+    (_spec([{"cell": "evil", "args": {}}]), r"unknown cell 'evil'; known cells: adaptive_avgpool, ant, "),
     (_spec([{"cell": "conv", "args": {"out_channels": -8}}]), r"conv out_channels must be in \[1, 65536\], got -8"),
     (_spec([{"cell": "conv", "args": {"out_channels": 10**9}}]), r"out_channels must be in \[1, 65536\], got 1000000000"),
     ("[" * 100_000 + "]" * 100_000, r"spec JSON is nested too deeply"),

@@ -114,6 +114,26 @@ def test_what_optuna_refuses_is_refused_here():
         Shifting().describe()
 
 
+def test_a_name_drawn_twice_gives_its_first_value_as_in_optuna():
+    import random
+
+    import optuna
+
+    from search_spaces.spaces.base import RandomTrial
+
+    def draws(trial):  # a global choice drawn by whichever stage first needs it, then by the others
+        return [trial.suggest_categorical("pattern", ("a", "b", "c", "d")) for _ in range(20)] + [
+            trial.suggest_int("n", 1, 100) for _ in range(5)] + [trial.suggest_float("x", 0, 1) for _ in range(5)]
+
+    for seed in range(5):
+        got = draws(RandomTrial(random.Random(seed)))
+        assert len(set(got[:20])) == len(set(got[20:25])) == len(set(got[25:])) == 1
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    got = draws(trial)  # what Optuna's own trials do
+    assert len(set(got[:20])) == len(set(got[20:25])) == len(set(got[25:])) == 1
+
+
 @pytest.mark.parametrize("name", ["mobile", "resnet", "inception", "dense", "shuffle", "classic", "randwire"])
 def test_every_registered_space_runs_under_a_real_optuna_study(name):
     import optuna

@@ -17,7 +17,7 @@ SPACE = get("resnet")
 NAMED = (
     "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnet50_v1", "resnext50_32x4d",
     "seresnet50", "res2net50_26w_4s", "res2net101_26w_4s", "regnetx_600mf", "regnety_600mf", "detnet59",
-    "hetconv_resnet50",
+    "hetconv_resnet50", "resnet50_ga_0010",
 )
 SAMPLES = [SPACE.sample(seed) for seed in range(100)]
 
@@ -41,6 +41,9 @@ def test_fixed_points_cover_the_brief():
         ("resnet18", {"s1.kind": "basic", "s1.projection": "auto", "s1.se_reduction": 0}),
         ("seresnet50", {"s4.se_reduction": 16}),
         ("resnet50_v1", {"s2.stride_in_1x1": True}),
+        ("resnet50", {"s1.attention": False, "s4.attention": False}),
+        ("resnet50_ga_0010", {"s1.attention": False, "s2.attention": False, "s3.attention": True,
+                              "s4.attention": True, "attention_pattern": "0010"}),
     ],
 )
 def test_named_parameters(name, expected):
@@ -108,6 +111,32 @@ def test_not_contained():
     # the space asks "auto" (None) or "always" (True) where shapes match: projection=False is no point
     assert not SPACE.contains(dataclasses.replace(spec, stages=(Stage((fixed,)), *spec.stages[1:])))
     assert not SPACE.contains(backbones.get("inception_v3"))
+
+
+def test_generalized_attention_is_searched_per_stage_with_one_pattern():
+    from search_spaces.cells.generalized_attention import PATTERNS, GeneralizedAttentionArgs
+
+    assert "attention_pattern" not in SPACE.encode(backbones.get("resnet50"))  # drawn only where a stage has it
+    assert SPACE.describe()["attention_pattern"] == "one of " + ", ".join(map(repr, PATTERNS))  # all sixteen
+    point = SPACE.encode(backbones.get("resnet50_ga_0010")) | {"s2.attention": True, "attention_pattern": "1111"}
+    spec = SPACE.decode(point)
+    assert [s.blocks[0].args.generalized_attention for s in spec.stages] == [
+        None, *[GeneralizedAttentionArgs(8, "1111", 2)] * 3]
+    seen = {(p["attention_pattern"], sum(p.get(f"s{i}.attention", False) for i in range(1, 6)))
+            for p in map(SPACE.encode, SAMPLES) if "attention_pattern" in p}
+    assert len({pattern for pattern, _ in seen}) >= 8 and {n for _, n in seen} >= {1, 2}
+    for spec in SAMPLES:  # one pattern per network, whichever stage drew it
+        patterns = {b.args.generalized_attention.pattern for s in spec.stages for b in s.blocks
+                    if getattr(b.args, "generalized_attention", None) is not None}
+        assert len(patterns) <= 1
+    spec = backbones.get("resnet50_ga_0010")
+    mixed = [*spec.stages[:3], Stage((Block("bottleneck", dataclasses.replace(
+        spec.stages[3].blocks[0].args, generalized_attention=GeneralizedAttentionArgs(8, "1111", 2)), 3),))]
+    with pytest.raises(SpaceError, match="every stage with generalized attention uses one pattern"):
+        SPACE.encode(dataclasses.replace(spec, stages=tuple(mixed)))
+    four_heads = [*spec.stages[:3], Stage((Block("bottleneck", dataclasses.replace(
+        spec.stages[3].blocks[0].args, generalized_attention=GeneralizedAttentionArgs(4, "0010", 2)), 3),))]
+    assert not SPACE.contains(dataclasses.replace(spec, stages=tuple(four_heads)))
 
 
 def test_smallest_is_valid_and_cheapest():
