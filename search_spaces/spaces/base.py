@@ -255,9 +255,8 @@ class Space(ABC):
             raise SpaceError(f"{self.name}: cannot free {', '.join(unknown)}: not fixed by default (fixed: {known})")
         fixed = {} if "all" in free else {k: v for k, v in self.defaults.items() if k not in free}
         fixed |= dict(fix or {})
-        declared = self.parameters()  # a declared name is known even where 200 draws miss it (a rare stage)
-        names = set(self.describe()) if not declared else {n for n in fixed if any(p.matches(n) for p in declared)}
-        unknown = sorted(set(fixed) - names)
+        names = self.describe()
+        unknown = sorted(set(fixed) - set(names))
         if unknown:
             raise SpaceError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; see `nas spaces {self.name}`")
         rng = random.Random(0)
