@@ -57,3 +57,12 @@ def test_curves_are_drawn_from_the_histories_and_skipped_without_any(tmp_path):
     assert curves(tmp_path / "curves.png", ROWS, pareto_front(ROWS), "title")
     assert (tmp_path / "curves.png").stat().st_size > 0
     assert not curves(tmp_path / "none.png", [rec(0, "trained", 0.9, 1)], [], "") and not (tmp_path / "none.png").exists()
+
+
+def test_a_latency_plot_names_what_it_cannot_place(tmp_path):
+    rows = [TrialRecord(0, "trained", 0.9, 1, 1, "d0", None, None, None, 2.5, "{}"),
+            TrialRecord(1, "over_budget", None, 9, 1, "d1", None, None, None, None, "{}")]
+    fig = pareto(tmp_path / "p.png", rows, pareto_front(rows, "latency_ms"), 5, "latency_ms")
+    (main,) = fig.axes
+    assert "not drawn, no latency: 1 over budget" in [t.get_text() for t in main.texts]
+    assert [t.get_text() for t in main.get_legend().get_texts()] == ["trained (1)", "Pareto front (1), numbered by rank"]

@@ -78,6 +78,10 @@ def pareto(path: Path, rows: list[TrialRecord], front: list[TrialRecord], budget
     ax.set_ylabel("validation accuracy (proxy)")
     if strip_rows:
         _strip(axes[1][0], apart, cost, right, ax)
+    elif any(apart.values()):  # nothing to place (a latency search never times what it does not train): say so
+        counts = ", ".join(f"{len(g)} {s.value.replace('_', ' ')}" for s, g in apart.items() if g)
+        ax.annotate(f"not drawn, no {label.split(' (')[0]}: {counts}", (0.01, 0.01), xycoords="axes fraction",
+                    fontsize=7, color="0.3")
     axes[-1][0].set_xlabel(label)
     ax.legend(loc="best", fontsize=7)
     ax.set_title(title, fontsize=8)
