@@ -59,8 +59,9 @@ def _sequence(rows: tuple[Block, ...], shape: Shape) -> tuple[nn.Sequential, Sha
     return nn.Sequential(modules), shape
 
 
-def build(spec: NetSpec) -> Network:
-    """The PyTorch module of a spec, initialised as torchvision initialises its CNNs."""
+def build(spec: NetSpec, init: bool = True) -> Network:
+    """The PyTorch module of a spec, initialised as torchvision initialises its CNNs (`init=False`: left as
+    PyTorch's layers made it, for weights about to be loaded)."""
     stem, shape = _sequence(spec.stem, Shape(spec.in_channels, spec.resolution, spec.resolution))
     stages, widths = [], []
     for stage in spec.stages:
@@ -77,7 +78,8 @@ def build(spec: NetSpec) -> Network:
         head = nn.Sequential(modules)
     neck = None if spec.neck is None else cells.get(spec.neck.cell).build(spec.neck.args, widths)
     net = Network(stem, stages, head, neck)
-    init_weights(net)
+    if init:
+        init_weights(net)
     apply_settings(net, spec)
     return net
 

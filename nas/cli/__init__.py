@@ -2,7 +2,8 @@
 
 Every user error is one line on stderr and exit code 2; a mistyped option prints the subcommand's usage.
 The subcommands live in `info` (count, cells, backbones, export-spec, spaces, sample), `searching`
-(search, report, export, analyze), `training` (train, scale) and `weights` (reference checkpoints); their options derive from the config dataclasses
+(search, report, export, analyze), `training` (train, scale), `weights` (reference checkpoints) and
+`supernet` (supernet train, supernet score); their options derive from the config dataclasses
 (`nas.cli.options`).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from nas import __version__
-from nas.cli import info, searching, training, weights
+from nas.cli import info, searching, supernet, training, weights
 from nas.cli.options import attach_values, unknown_option
 from search_spaces.errors import NasError
 
@@ -22,7 +23,7 @@ def parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser
     top = argparse.ArgumentParser(prog="nas", description="Neural architecture search and scaling toolkit.")
     top.add_argument("--version", action="version", version=f"nas {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
-    for module in (info, searching, training, weights):
+    for module in (info, searching, training, weights, supernet):
         module.add_commands(sub)
     return top, dict(sub.choices)
 

@@ -8,7 +8,7 @@ from search_spaces.errors import SpaceError
 from search_spaces.registry import Registry
 from search_spaces.spaces.base import Space
 
-FAMILIES = ("mobile", "resnet", "inception", "dense", "shuffle", "classic", "randwire")
+FAMILIES = ("mobile", "resnet", "inception", "dense", "shuffle", "classic", "randwire", "elastic")
 
 
 def _builtin() -> Registry[Space]:
