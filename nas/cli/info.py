@@ -100,8 +100,8 @@ def _spaces(args: argparse.Namespace) -> None:
             print(f"    {p['name']:<34} {p['allowed']}" + (f"   if {p['when']}" if p["when"] else ""))
             if p["note"] and p["when"] is not None:
                 print(f"    {'':<34}   ({p['note']})")
-    print("{s}, {r} in a name stand for a stage and a row index from 1; 'if' says when a point has the parameter, "
-          "and each range is the whole range it can take (earlier choices may narrow it where noted).")
+    print("{x} in a name stands for an index from 1 (s a stage, r a row, j a block); 'if' says when a point has "
+          "the parameter, and each range is the whole range it can take (earlier choices may narrow it where noted).")
 
 
 def _sample(args: argparse.Namespace) -> None:

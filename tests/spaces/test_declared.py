@@ -1,6 +1,8 @@
 """Each space's declared parameters (`Space.parameters()`) against its draws: every parameter a draw makes is
 declared with a range that holds the draw's, and every declaration is reached, so `nas spaces` (which prints
 the declarations) cannot drift from `suggest`."""
+from importlib import import_module
+
 import pytest
 
 from scaling.spaces import CoefficientSpace, PhiSpace
@@ -8,15 +10,24 @@ from search_spaces import backbones
 from search_spaces.spaces import FAMILIES, get
 from search_spaces.spaces.audit import check, typical_size
 from search_spaces.spaces.declared import Choice, Float, Int
+from search_spaces.spaces.elastic import ElasticSpace
 from tests.spaces.test_base import Plain
 
 DRAWS = {"inception": 400, "randwire": 300}  # the slower spaces; every declaration is reached within these
 
 
-@pytest.mark.parametrize("name", FAMILIES)
-def test_every_drawn_parameter_is_declared_with_a_range_that_holds_it(name):
-    assert get(name).parameters(), f"{name} declares no parameters"
-    assert check(get(name), DRAWS.get(name, 600)) == []
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_drawn_parameter_is_declared_with_a_range_that_holds_it(family):
+    space = import_module(f"search_spaces.spaces.{family}").SPACE  # each built-in space (elastic: elastic_mbv3)
+    assert space.parameters(), f"{space.name} declares no parameters"
+    assert check(space, DRAWS.get(family, 600)) == []
+
+
+def test_an_elastic_space_declares_its_own_choices():
+    space = ElasticSpace.grow("efficientnet_b0", name="elastic_b0", depths=(1, 3), widths=(1.0, 1.2))
+    assert check(space, 300) == []
+    assert [p.allowed for p in space.parameters()[:3]] == [
+        "one of 128, 144, 160, 176, 192, 208, 224", "one of 1.0, 1.2", "one of 1, 3"]
 
 
 def test_the_sweep_spaces_declare_their_one_parameter():
