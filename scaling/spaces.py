@@ -8,6 +8,7 @@ from __future__ import annotations
 from scaling.compound import CompoundScaling, scale
 from search_spaces.errors import SpaceError
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Param
 from search_spaces.spec import NetSpec
 
 
@@ -19,6 +20,9 @@ class PhiSpace(Space):
     def __init__(self, base: NetSpec, phis: tuple[float, ...], scaling: CompoundScaling = CompoundScaling()):
         self.base, self.phis, self.scaling = base, tuple(phis), scaling
         self.description = f"phi in {self.phis} of alpha={scaling.alpha}, beta={scaling.beta}, gamma={scaling.gamma}"
+
+    def parameters(self) -> tuple[Param, ...]:
+        return (Choice("phi", self.phis),)
 
     def suggest(self, trial) -> NetSpec:
         return scale(self.base, trial.suggest_categorical("phi", self.phis), self.scaling)
@@ -45,6 +49,9 @@ class CoefficientSpace(Space):
             raise SpaceError("coefficients: the grid is empty; widen the tolerance or the range")
         self.base, self.grid = base, {triple(g): g for g in grid}
         self.description = f"{len(self.grid)} (alpha, beta, gamma) triples at phi = 1"
+
+    def parameters(self) -> tuple[Param, ...]:
+        return (Choice("coefficients", tuple(self.grid)),)
 
     def suggest(self, trial) -> NetSpec:
         return scale(self.base, 1.0, self.grid[trial.suggest_categorical("coefficients", list(self.grid))])

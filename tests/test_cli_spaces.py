@@ -21,6 +21,19 @@ def test_spaces_lists_each_space_with_fixed_points_and_ranges(capsys):
     assert "fixed points: densenet121, densenet169, densenet201" in out
     assert "growth_rate                        int in [8, 48] step 4" in out
     assert "classic: plain conv stacks" in out and "squeezenet1_1" in out
+    assert "s{s}.depth                         int in [2, 48] step 2   if s <= stages" in out  # with its condition
+    assert "a typical point has 11 (median of 200 seeded draws, 11 to 12)" in out
+
+
+def test_spaces_prints_the_whole_range_in_draw_order_with_conditions(capsys):
+    # `nas spaces` printed s1.b2.out_channels as [56, 224] (one draw's range) while draws give 8; unordered
+    code, out, _ = run(capsys, "spaces", "mobile")
+    assert code == 0
+    lines = [line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()[0][0] != "("]
+    assert lines[:3] == ["resolution", "width_mult", "depth_mult"] and lines[-1] == "head.dropout"
+    assert lines.index("stages") < lines.index("s{s}.kind") < lines.index("s{s}.b{r}.out_channels")
+    assert "s{s}.b{r}.out_channels             int in [8, 1024] step 8   if s <= stages, r <= s{s}.rows" in out
+    assert "(within [half, twice] the previous row's base width" in out
 
 
 def test_spaces_json(capsys):
@@ -28,7 +41,13 @@ def test_spaces_json(capsys):
     [space] = json.loads(out)
     assert code == 0 and space["name"] == "shuffle"
     assert "shufflenet_v2_x1_0" in space["fixed_points"]
-    assert space["parameters"]["unit"] == "one of 'v2', 'v1'"
+    params = {p["name"]: p for p in space["parameters"]}
+    assert params["unit"] == {"name": "unit", "kind": "categorical", "allowed": "one of 'v2', 'v1'",
+                              "choices": ["v2", "v1"], "when": "", "note": ""}
+    assert params["s{s}.split"]["when"] == "s <= stages, unit v2"
+    assert params["s{s}.depth"] | {"when": ""} == {"name": "s{s}.depth", "kind": "int", "allowed": "int in [1, 12]",
+                                                   "low": 1, "high": 12, "step": 1, "when": "", "note": ""}
+    assert space["typical_parameter_count"] == {"median": 14, "low": 12, "high": 20, "draws": 200}
 
 
 def test_sample_within_budget_is_seeded(capsys):

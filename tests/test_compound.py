@@ -6,6 +6,7 @@ import pytest
 from scaling.compound import (
     CompoundScaling,
     ScalingError,
+    explain_phi,
     feasible_grid,
     largest_phi,
     scale,
@@ -94,6 +95,21 @@ def test_largest_phi_within_budget():
     assert count(spec).macs <= 1_800_000_000 < count(scale(base, phi + 0.05)).macs
     with pytest.raises(ScalingError, match="already over the budget"):
         largest_phi(base, 100_000_000)
+
+
+def test_explain_phi_names_the_rounding_that_jumped():
+    # `nas scale resnet18 --to 3G` picked phi 0.1 without saying why: the next step's side rounds from 224 to
+    # 232 (the last map from 7 to 8 px: +14.6 %), and the first step already rounded every stage's 2 blocks up to 3
+    choice = explain_phi(backbones.get("resnet18"), 3_000_000_000)
+    assert (choice.phi, choice.macs) == (0.1, count(scale(backbones.get("resnet18"), 0.1)).macs)
+    assert (choice.over.phi_from, choice.over.phi, choice.over.macs) == (0.1, 0.15, 3_161_353_024)
+    assert choice.over.changes == ("resolution +14.6%: 224 -> 232 px (last feature map 7 -> 8 px)",)
+    assert (choice.largest.phi_from, choice.largest.phi) == (0.0, 0.05) and round(choice.largest.growth, 3) == 0.510
+    assert choice.largest.changes == ("depth +51.0%: blocks per stage 2, 2, 2, 2 -> 3, 3, 3, 3 (repeats round up)",)
+    shuffle = explain_phi(backbones.get("shufflenet_v1_g3"), 1_000_000_000).over.changes
+    assert shuffle[0].startswith("depth +10.2%: blocks per stage 7, 14, 7 -> 8, 15, 8")
+    assert shuffle[1] == "width +1.5%: 4 channel count(s) round to another multiple of 8"
+    assert explain_phi(backbones.get("resnet18"), 10**15, limit=0.1).over is None  # the limit, not the budget
 
 
 def test_feasible_grid_and_spaces():

@@ -40,11 +40,19 @@ def test_search_records_every_trial_once_and_trains_only_in_budget(tmp_path, ray
         assert t.user_attrs["macs"] > 0 and len(t.user_attrs["digest"]) == 64  # every proposal keeps its cost
         if t.user_attrs["status"] == "over_budget":
             assert t.user_attrs["macs"] > 3_000_000 and "epochs" not in t.user_attrs  # never trained
+            assert t.state == optuna.trial.TrialState.PRUNED  # discarded by the budget, not a failure
         else:
             assert t.user_attrs["macs"] <= 3_000_000
     assert all(r.macs <= 3_000_000 for r in result.front) and result.front
-    for name in ("trials.csv", "trials.json", "pareto.json", "pareto.png", "summary.json", "run.json"):
+    for name in ("trials.csv", "trials.json", "pareto.json", "pareto.png", "curves.png", "summary.json", "run.json"):
         assert (tmp_path / "run" / name).is_file()
+    assert study.metric_names == ["accuracy", "FLOPs"]  # what Optuna's dashboard calls the objectives
+    rows = json.loads((tmp_path / "run" / "trials.json").read_text())
+    for row in (r for r in rows if r["status"] == "trained"):  # each epoch's curve, in the study and the file
+        assert [e["epoch"] for e in row["history"]] == [1, 2] and row["history"] == trials[row["number"]].user_attrs[
+            "history"]
+        assert set(row["history"][0]) == {"epoch", "val_accuracy", "train_loss", "train_accuracy", "seconds"}
+        assert (tmp_path / "run" / "ray" / "trials" / f"trial_{row['number']}").is_dir()  # its TensorBoard run
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["by_status"]["trained"] == 3 and 0 <= summary["hypervolume"] <= 1
 

@@ -97,3 +97,52 @@ def test_an_interrupted_sweep_resumes_without_retraining(tmp_path, ray_local):
     assert [r.status for r in rows] == ["trained"] * 3
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
     assert sorted(t.params["phi"] for t in trials if t.user_attrs["status"] == "trained") == phis  # each once
+
+
+def test_scale_never_overwrites_a_sweep_without_resume_and_records_each_spec(capsys, tmp_path):
+    from nas.cli import main
+    from search_spaces.spec import spec_from_dict
+
+    run = ["--run-dir", str(tmp_path / "s")]
+    assert main(["scale", "resnet18", "--phi", "0", "1", *run]) == 0
+    capsys.readouterr()
+    record = (tmp_path / "s" / "sweep.json").read_text()
+    for row in json.loads(record):  # each scaled network can be counted, trained, exported: its spec is there
+        spec = spec_from_dict(row["spec"])
+        assert spec.digest() == row["digest"] and count(spec).macs == row["macs"]
+    assert "spec" not in (tmp_path / "s" / "sweep.csv").read_text().splitlines()[0].split(",")
+    assert main(["scale", "efficientnet_b0", "--phi", "2", *run]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and (tmp_path / "s" / "sweep.json").read_text() == record
+    assert err.startswith(f"nas scale: error: {tmp_path / 's'} already holds a sweep (sweep.json, sweep.csv); "
+                          "pass --resume")
+    assert main(["scale", "efficientnet_b0", "--phi", "2", "--resume", *run]) == 0  # redone there on purpose
+    assert json.loads((tmp_path / "s" / "sweep.json").read_text())[0]["resolution"] == 296
+
+
+def test_scale_to_says_why_it_picked_its_phi(capsys, tmp_path):
+    from nas.cli import main
+
+    assert main(["scale", "resnet18", "--to", "3G", "--run-dir", str(tmp_path / "t")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "largest phi within 3.00G FLOPs: 0.1 (2.76G, 92% of the budget; phi on a grid of 0.05)"
+    assert lines[2] == ("  phi 0.15 would be 3.16G (+14.6%), over the budget: resolution +14.6%: 224 -> 232 px "
+                        "(last feature map 7 -> 8 px)")
+    assert lines[3].startswith("  the largest step below it: phi 0 -> 0.05, 1.81G -> 2.74G (+51.0%): depth +51.0%")
+
+
+def test_a_counted_sweep_then_trained_with_resume_starts_its_study(capsys, tmp_path, monkeypatch):
+    import nas.search.sweeps
+    from nas.cli import main
+
+    run = ["--run-dir", str(tmp_path / "run")]
+    assert main(["scale", "resnet18", "--phi", "0", *run]) == 0  # counted only: a record, no study
+    given = []
+    monkeypatch.setattr(nas.search.sweeps, "phi_sweep", lambda base, phis, scaling, train, config, progress: given.append(
+        config) or [])
+    monkeypatch.setattr(nas.search.sweeps, "write_sweep", lambda *args: [])
+    assert main(["scale", "resnet18", "--phi", "0", "--train", "--resume", *run]) == 0
+    assert given[0].resume is False  # nothing to resume there: the search must start the study, not refuse
+    (tmp_path / "run" / "study.db").write_text("")
+    assert main(["scale", "resnet18", "--phi", "0", "--train", "--resume", *run]) == 0
+    assert given[1].resume is True

@@ -79,11 +79,24 @@ def _export_spec(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} ({spec.digest()[:12]})")
 
 
+def _parameters(space: spaces.Space) -> list[dict]:
+    """The space's declared parameters as dicts (name, kind, range, condition, note), or for a space that
+    declares none, those seeded draws make (`describe()`: no condition known)."""
+    declared = space.parameters()
+    if declared:
+        return [p.to_dict() for p in declared]
+    return [{"name": name, "allowed": allowed, "when": None, "note": "gathered from seeded draws: the space declares "
+             "no parameters"} for name, allowed in space.describe().items()]
+
+
 def _spaces(args: argparse.Namespace) -> None:
+    from search_spaces.spaces.audit import typical_size
+
     chosen = [spaces.get(name) for name in args.names] or spaces.SPACES.values()
     if args.json:
         print(json.dumps([{"name": s.name, "description": s.description, "fixed_points": list(s.fixed_points),
-                           "search_defaults": dict(s.defaults), "parameters": s.describe()} for s in chosen],
+                           "search_defaults": dict(s.defaults), "parameters": _parameters(s),
+                           "typical_parameter_count": dataclasses.asdict(typical_size(s))} for s in chosen],
                          indent=2))
         return
     for space in chosen:
@@ -91,10 +104,17 @@ def _spaces(args: argparse.Namespace) -> None:
         print(f"  fixed points: {', '.join(space.fixed_points) or '-'}")
         held = ", ".join(f"{k}={v!r}" for k, v in space.defaults.items()) or "nothing (every parameter is drawn)"
         print(f"  a search holds fixed by default: {held}  (--free NAME draws it)")
-        ranges = space.describe()
-        print(f"  parameters ({len(ranges)}):")
-        for name, allowed in ranges.items():
-            print(f"    {name:<34} {allowed}")
+        size, params = typical_size(space), _parameters(space)
+        kind = "declared, in the order a draw makes them" if space.parameters() else "the space declares none: " \
+            "gathered from seeded draws, each with its last draw's range"
+        print(f"  parameters ({len(params)} {kind}); a typical point has {size.median:g} "
+              f"(median of {size.draws} seeded draws, {size.low} to {size.high}):")
+        for p in params:
+            print(f"    {p['name']:<34} {p['allowed']}" + (f"   if {p['when']}" if p["when"] else ""))
+            if p["note"] and p["when"] is not None:
+                print(f"    {'':<34}   ({p['note']})")
+    print("{x} in a name stands for an index from 1 (s a stage, r a row, j a block); 'if' says when a point has "
+          "the parameter, and each range is the whole range it can take (earlier choices may narrow it where noted).")
 
 
 def _sample(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 from tqdm import tqdm
@@ -41,7 +42,8 @@ def search_result(result: Any) -> None:
         print(f"no network trained: every proposal was rejected before training ({counts}); see trials.csv "
               "(column failure)")
     print(f"{FLOPS_NOTE}.")
-    print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png, summary.json")
+    curves = ", curves.png" if (Path(result.run_dir) / "curves.png").is_file() else ""
+    print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png{curves}, summary.json")
 
 
 class SearchBar:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from typing import Any
 
 from nas.budget import format_flops, format_params
 from nas.cli.options import add_settings, given
@@ -66,21 +67,26 @@ def _scale(args: argparse.Namespace) -> None:
     from nas.search import sweeps
     from nas.search.config import SWEEP_SETS, ScaleConfig, resolve, search_fields
     from nas.settings import flat_fields, replace_flat
-    from scaling.compound import largest_phi
+    from scaling.compound import explain_phi
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     scale = replace_flat(ScaleConfig(), flat_fields(ScaleConfig),
                          given(args, [f"scale_{f.name}" for f in dataclasses.fields(ScaleConfig)], "scale_"))
+    config = resolve(None, space="phi", run_dir=scale.run_dir,
+                     **given(args, [n for n in search_fields() if n not in SWEEP_SETS]))
+    # a run directory that holds a sweep: refused without --resume, before anything is computed or printed;
+    # with it, a sweep that trained continues its study and one that only counted starts one
+    studied = sweeps.check_sweep_dir(scale.run_dir, config.resume)
+    if config.resume and not studied and config.storage is None:
+        config = dataclasses.replace(config, resume=False)
     base, scaling = load_spec(args.base), scale.scaling
     print(f"compound scaling of {args.base}: alpha={scaling.alpha:g} (depth), beta={scaling.beta:g} (width), "
           f"gamma={scaling.gamma:g} (resolution); alpha*beta^2*gamma^2 = {scaling.flops_factor:.3f}")
     phis = list(scale.phi)
     if scale.to is not None:
-        phi, _ = largest_phi(base, scale.to, scaling)
-        phis = [phi]
-        print(f"largest phi within {format_flops(scale.to)} FLOPs: {phi:g}")
-    config = resolve(None, space="phi", run_dir=scale.run_dir,
-                     **given(args, [n for n in search_fields() if n not in SWEEP_SETS]))
+        choice = explain_phi(base, scale.to, scaling)
+        phis = [choice.phi]
+        print("\n".join(_phi_choice(choice, scale.to)))
     with SearchBar(len(phis)) as bar:
         if scale.search_coefficients:
             best, rows = sweeps.search_coefficients(base, config, scale.trials, progress=bar)
@@ -95,7 +101,25 @@ def _scale(args: argparse.Namespace) -> None:
         print(f"{phi:>5} {r.coefficients:>17} {r.width:>7.3f} {r.depth:>7.3f} {r.resolution:>5} "
               f"{format_flops(r.macs):>9} {format_params(r.params):>9} {acc:>9}")
     files = sweeps.write_sweep(scale.run_dir, rows, f"{args.base}: compound scaling")
-    print(f"{FLOPS_NOTE}.\nfiles: {', '.join(str(f) for f in files)}")
+    print(f"{FLOPS_NOTE}.\nfiles: {', '.join(str(f) for f in files)} (sweep.json holds each network's spec)")
+
+
+def _phi_choice(choice: Any, budget: int) -> list[str]:
+    """Why `--to` picked its phi: its cost, the next step's (over the budget) and the roundings that moved
+    there, and the largest step on the way (growth comes in rounding jumps, not smoothly)."""
+    lines = [(f"largest phi within {format_flops(budget)} FLOPs: {choice.phi:g} ({format_flops(choice.macs)}, "
+              f"{choice.macs / budget:.0%} of the budget; phi on a grid of 0.05)")]
+    if choice.over is None:
+        lines.append("  the largest phi scaling allows; the budget was not reached")
+    else:
+        j = choice.over
+        lines.append(f"  phi {j.phi:g} would be {format_flops(j.macs)} ({j.growth:+.1%}), over the budget: "
+                     + ("; ".join(j.changes) or "no rounding moved"))
+    if choice.largest is not None:
+        j = choice.largest
+        lines.append(f"  the largest step below it: phi {j.phi_from:g} -> {j.phi:g}, {format_flops(j.macs_from)} -> "
+                     f"{format_flops(j.macs)} ({j.growth:+.1%}): " + ("; ".join(j.changes) or "no rounding moved"))
+    return lines
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Iterable
 
+from nas.search.curves import HISTORY
 from search_spaces.counting import stage_shapes
 from search_spaces.spec import from_json
 
@@ -18,6 +19,8 @@ SPEC, DIGEST, MACS, PARAMS, STATUS, FAILURE, DUPLICATE_OF, NAMED = (
 TEST_ACCURACY = "test_accuracy"  # measured at the end of a trial to report; a search ranks on validation accuracy
 # the search's second objective -> the record field it minimises
 OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
+# the study's metric names (Optuna's dashboard shows them): validation accuracy, then the second objective
+METRIC_NAMES = {"flops": "FLOPs", "params": "params", "latency": "latency (ms)"}
 
 
 class TrialStatus(str, Enum):
@@ -57,10 +60,12 @@ class TrialRecord:
     spec: str | None  # spec JSON
     test_accuracy: float | None = None  # reported for the front, never used to choose
     device: str | None = None  # where it trained and was timed: 'cuda NVIDIA H200', 'cpu AMD EPYC 7B13'
+    # the learning curve: per epoch its number, val_accuracy, train_loss, train_accuracy and training seconds
+    history: list[dict[str, Any]] | None = None
 
     def row(self) -> dict[str, Any]:
-        """The CSV row (no spec JSON)."""
-        return {k: v for k, v in asdict(self).items() if k != "spec"}
+        """The CSV row (no spec JSON, no learning curve: trials.json has both)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("spec", "history")}
 
 
 def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
@@ -72,7 +77,7 @@ def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
     seconds = trial.duration.total_seconds() if trial.duration else None
     return TrialRecord(trial.number, status, accuracy, attrs.get(MACS), attrs.get(PARAMS), attrs.get(DIGEST),
                        attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC),
-                       attrs.get(TEST_ACCURACY), attrs.get("device"))
+                       attrs.get(TEST_ACCURACY), attrs.get("device"), attrs.get(HISTORY))
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:

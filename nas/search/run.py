@@ -103,7 +103,8 @@ def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: A
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
-                                    max_concurrent_trials=config.max_concurrent, reuse_actors=True),
+                                    max_concurrent_trials=config.max_concurrent, reuse_actors=True,
+                                    trial_dirname_creator=trial_dirname),
         run_config=tune.RunConfig(storage_path=str(Path(config.run_dir).resolve() / "ray"), name="trials", verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=0)),
     )
@@ -119,6 +120,12 @@ def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: A
             signal.signal(signal.SIGTERM, previous)
         requeued = searcher.release()  # an interrupted fit leaves trials running: queue them again
     return None if searcher.done else requeued
+
+
+def trial_dirname(trial: Any) -> str:
+    """A trial's folder under RUN/ray/trials (its TensorBoard run): `trial_N`, N its number in the study and
+    in trials.csv (Ray's own name is a truncated dump of the config)."""
+    return f"trial_{trial.config.get('number', trial.trial_id)}"
 
 
 def _as_interrupt(signum: int, frame: Any) -> None:

@@ -1,7 +1,9 @@
 """The Ray Tune Searcher over the Optuna study, in the driver: it asks the study for each candidate, answers
 there what needs no training (an over-budget proposal is recorded with its cost and never trained; a
 network already trained is recorded as a duplicate of it) and hands the rest to Ray Tune. The study is
-told each trial's outcome exactly once.
+told each trial's outcome exactly once, with the trial's learning curve (`curves`). An over-budget proposal
+ends PRUNED, not FAIL: it was discarded by the budget, not broken (Optuna's dashboard shows it as pruned,
+not failed).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from optuna.trial import TrialState
 from ray.tune.search import Searcher
 
 from nas.search.config import SearchConfig
+from nas.search.curves import HISTORY, add_epoch
 from nas.search.heartbeat import WORKER, live_workers, worker_id
 from nas.search.placement import DEVICE, LATENCY_DEVICE
 from nas.search.records import (
@@ -59,6 +62,7 @@ class StudySearcher(Searcher):
         self.study, self.config, self.space, self.progress = study, config, space, progress
         self.key = OBJECTIVES[config.objective]
         self.running: dict[str, optuna.trial.Trial] = {}
+        self.curves: dict[str, list[dict[str, Any]]] = {}  # Ray trial id -> the epochs it reported so far
         self.rejected = 0
         self.worker = worker_id()
         self.done = False  # True once the searcher told Ray Tune that the search is finished
@@ -117,7 +121,7 @@ class StudySearcher(Searcher):
                            (PARAMS, cost.params), ("versions", json.dumps(versions()))):
             trial.set_user_attr(key, value)
         if cost.macs > self.config.budget:
-            return self._close(trial, TrialStatus.OVER_BUDGET, TrialState.FAIL,
+            return self._close(trial, TrialStatus.OVER_BUDGET, TrialState.PRUNED,
                                failure=f"{cost.macs:,} multiply-adds over the budget of {self.config.budget:,}")
         earlier = self._same_digest(digest, trial.number)
         if earlier is not None:
@@ -155,14 +159,23 @@ class StudySearcher(Searcher):
 
     def release(self) -> int:
         """Record the trials still running (an interrupt stopped them) as interrupted and queue them again."""
-        trials, self.running = list(self.running.values()), {}
+        trials, self.running, self.curves = list(self.running.values()), {}, {}
         return sum(requeue(self.study, trial) for trial in trials)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Keep each epoch a running trial reports (its learning curve)."""
+        if trial_id in self.running:
+            add_epoch(self.curves.setdefault(trial_id, []), result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         trial = self.running.pop(trial_id, None)
+        history = self.curves.pop(trial_id, [])
         if trial is None:
             return
+        add_epoch(history, result)  # the epoch on which ASHA stopped it reaches only this hook
         try:
+            if history:  # failed trainings keep theirs too: the epochs before the failure
+                trial.set_user_attr(HISTORY, history)
             self._complete(trial, result, error)
         except Exception as err:  # a trial left running would hold a slot for ever: the search would never end
             self._close(trial, TrialStatus.FAILED, TrialState.FAIL,

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from nas import __version__
 from nas.files import writable_directory
 from nas.search.config import SearchConfig, SearchError
 from nas.search.heartbeat import WORKER, live_workers
-from nas.search.records import NAMED, STATUS, TrialStatus
+from nas.search.records import METRIC_NAMES, NAMED, STATUS, TrialStatus
 from nas.search.strategies import sampler
 from search_spaces import backbones
 from search_spaces.counting import count
@@ -152,6 +153,9 @@ def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None) -> opt
     study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config, fixed),
                                 directions=["maximize", "minimize"], load_if_exists=True)
     study.set_user_attr("settings", study_settings(config))
+    with warnings.catch_warnings():  # "experimental" since Optuna 3.2, unchanged since
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["accuracy", METRIC_NAMES[config.objective]])  # the dashboard's axis names
     return study
 
 

@@ -37,13 +37,29 @@ class SweepRow:
     params: int
     accuracy: float | None = None
     status: str = "counted"
+    digest: str | None = None
+    spec: str | None = None  # the scaled network's spec JSON: in sweep.json, not in sweep.csv
 
 
 def _row(base: NetSpec, phi: float, scaling: CompoundScaling) -> SweepRow:
     depth, width, _ = scaling.coefficients(phi)
     spec = scale(base, phi, scaling)
     cost = count(spec)
-    return SweepRow(phi, triple(scaling), round(width, 4), round(depth, 4), spec.resolution, cost.macs, cost.params)
+    return SweepRow(phi, triple(scaling), round(width, 4), round(depth, 4), spec.resolution, cost.macs, cost.params,
+                    digest=spec.digest(), spec=spec.to_json(indent=None))
+
+
+RECORD = ("sweep.json", "sweep.csv", "study.db")  # what a sweep leaves in its run directory (the study if trained)
+
+
+def check_sweep_dir(run_dir: str | Path, resume: bool) -> bool:
+    """Before anything is computed: a run directory that holds a sweep is refused without `resume` (a sweep
+    never overwrites another silently); True when it holds a study a trained sweep can resume."""
+    found = [name for name in RECORD if (Path(run_dir) / name).is_file()]
+    if found and not resume:
+        raise SearchError(f"{run_dir} already holds a sweep ({', '.join(found)}); pass --resume to redo it there "
+                          "(a trained sweep continues its study), or give another --run-dir")
+    return "study.db" in found
 
 
 def _accuracies(run_dir: Path, key: str) -> dict[Any, tuple[float | None, str]]:
@@ -116,13 +132,15 @@ def _spread(grid: list[CompoundScaling], n: int) -> list[CompoundScaling]:
 
 
 def write_sweep(run_dir: str | Path, rows: list[SweepRow], title: str) -> list[Path]:
-    """sweep.csv, sweep.json and (when any row is trained) sweep.png of accuracy against FLOPs."""
+    """sweep.csv, sweep.json (each row with its network's spec, for `nas count`, `nas train`, export) and (when
+    any row is trained) sweep.png of accuracy against FLOPs."""
     out = writable_directory(run_dir)
     with open(out / "sweep.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(dataclasses.asdict(rows[0])))
+        writer = csv.DictWriter(f, fieldnames=[k for k in dataclasses.asdict(rows[0]) if k != "spec"])
         writer.writeheader()
-        writer.writerows(dataclasses.asdict(r) for r in rows)
-    (out / "sweep.json").write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=1))
+        writer.writerows({k: v for k, v in dataclasses.asdict(r).items() if k != "spec"} for r in rows)
+    (out / "sweep.json").write_text(json.dumps([dataclasses.asdict(r) | {"spec": r.spec and json.loads(r.spec)}
+                                                for r in rows], indent=1))
     written = [out / "sweep.csv", out / "sweep.json"]
     trained = [r for r in rows if r.accuracy is not None]
     if trained:

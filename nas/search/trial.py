@@ -1,6 +1,6 @@
-"""The trial function: one candidate trained in a Ray worker (local or on a cluster), each epoch's accuracy
-reported to the scheduler, then the final metrics. Whatever the candidate does becomes a recorded
-failure, never a crash of the search."""
+"""The trial function: one candidate trained in a Ray worker (local or on a cluster), each epoch reported
+(validation accuracy for the scheduler, train loss and accuracy and seconds for the learning curve), then
+the final metrics. Whatever the candidate does becomes a recorded failure, never a crash of the search."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -31,8 +31,9 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
     cost = count(spec)
     base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
 
-    def report(epoch: Any) -> None:
-        tune.report(base | {"accuracy": epoch.val_accuracy, "epoch": epoch.epoch})
+    def report(epoch: Any) -> None:  # each epoch: what ASHA reads, and the learning curve (`curves.HISTORY`)
+        tune.report(base | {"accuracy": epoch.val_accuracy, "epoch": epoch.epoch, "train_loss": epoch.train_loss,
+                            "train_accuracy": epoch.train_accuracy, "epoch_seconds": epoch.seconds})
 
     try:
         train, data, measured = place(train, config, spec, data)

@@ -6,7 +6,8 @@ and `encode(spec)` gives the flat parameters that `suggest` would have drawn to 
 one-line SpaceError), `sample(seed, budget)` draws seeded random points, optionally under a multiply-add
 budget (rejection sampling: the space's own distribution restricted to the budget; a space may cost its
 rows as it draws them and call `check_budget` to abandon a draw early, which changes nothing but speed),
-`contains(spec)` is the round trip, and `describe()` lists the parameters with their ranges.
+`contains(spec)` is the round trip, and `describe()` lists the parameters that seeded draws make. A space
+may also declare its parameters statically (`parameters()`, see `declared`), which `nas spaces` prints.
 Spaces hold no state between calls. List categorical choices cheapest first: `smallest()` takes the low
 end of every range and the first choice of every categorical.
 """
@@ -21,6 +22,7 @@ from typing import Any, Iterator, Mapping, Sequence
 from search_spaces.counting import count
 from search_spaces.errors import BudgetError, SpaceError, SpecError
 from search_spaces.settings import without_settings
+from search_spaces.spaces.declared import Param
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]
@@ -138,6 +140,12 @@ class RandomTrial:
         """Every parameter drawn so far with its range, as `describe()` shows it."""
         return {name: _allowed(*spec) for name, spec in self._ranges.items()}
 
+    @property
+    def drawn(self) -> dict[str, tuple[Any, ...]]:
+        """Every parameter drawn so far with its call: (kind, low, high, step), or (kind, None, None, None,
+        choices) for a categorical one (`audit` checks them against the space's declaration)."""
+        return dict(self._ranges)
+
     def _index(self, n: int) -> int:
         """A uniform index in [0, n): `random()` scaled (one C call; randrange costs several Python calls,
         and a search draws every parameter of every candidate through here)."""
@@ -228,8 +236,15 @@ class Space(ABC):
         """The point at the low end of every parameter (the space's cheapest network by construction)."""
         return self.suggest(RandomTrial(random.Random(0), smallest=True))
 
+    def parameters(self) -> tuple[Param, ...]:
+        """The parameters the space declares, in the order `suggest` draws them, each with its whole range and
+        the condition under which it exists (`search_spaces.spaces.declared`); () for a space that declares
+        none (then `describe()`, gathered from draws, is what there is)."""
+        return ()
+
     def describe(self, draws: int = 200) -> dict[str, str]:
-        """Every parameter the space can draw, with its range (define-by-run: gathered over seeded draws)."""
+        """Every parameter the space drew in `draws` seeded draws, with the range of its last draw (where a
+        range depends on earlier choices, that is one draw's range: `parameters()` declares the whole one)."""
         ranges: dict[str, str] = {}
         rng = random.Random(0)
         seen: dict[str, Sequence[Any]] = {}

@@ -23,6 +23,7 @@ from search_spaces.cells.fire import FireArgs
 from search_spaces.cells.head import ClassifierArgs, ConvClassifierArgs
 from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Int
 from search_spaces.spaces.multipliers import base_depth, base_width, depth, encode_first
 from search_spaces.spec import Block, NetSpec, Stage
 
@@ -41,6 +42,28 @@ HIDDEN = (256, 4096, 256)
 DROPOUTS = (0.0, 0.5)
 
 
+PLAIN, FIRE = "kind plain", "kind fire"
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Int("resolution", 160, 256, 16), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
+    Choice("head.dropout", DROPOUTS), Choice("kind", KINDS),
+    Choice("norm", (False, True), when=PLAIN), Choice("pool", tuple(POOLS), when=PLAIN),
+    Choice("s1.b1.stride", FIRST_STRIDES, when=PLAIN),
+    Int("stages", 3, 5, when=PLAIN, note="at most 4 where s1.b1.stride is 4"),
+    Int("stages", 2, 4, when=FIRE),
+    Int("s{s}.rows", 1, 3, when="s <= stages"),
+    Int("s{s}.b{r}.out_channels", *WIDTH, when=PLAIN + ", s <= stages, r <= s{s}.rows"),
+    Choice("s1.b1.kernel_size", FIRST_KERNELS, when=PLAIN),
+    Int("s1.b1.padding", 0, max(FIRST_KERNELS) // 2, when=PLAIN, note="at most s1.b1.kernel_size // 2 ('same')"),
+    Choice("s{s}.b{r}.kernel_size", (3, 5), when=PLAIN + ", s <= stages, r <= s{s}.rows, every row but s1.b1"),
+    Int("s{s}.b{r}.repeats", 1, 3, when="s <= stages; plain: r <= s{s}.rows, a stride-1 'same' conv row (s1.b1 only "
+        "with stride 1 and padding kernel // 2); fire: 2 <= r <= s{s}.rows + 1"),
+    Int("head.pool_size", 1, 7, when=PLAIN), Int("head.hidden", 0, 2, when=PLAIN),
+    Int("head.hidden_width", *HIDDEN, when=PLAIN + ", head.hidden >= 1"),
+    Choice("stem.kernel_size", (3, 7), when=FIRE), Int("stem.out_channels", *STEM, when=FIRE),
+    Int("s{s}.b{r}.squeeze_channels", *SQUEEZE, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
+    Int("s{s}.b{r}.expand_channels", *EXPAND, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
+)
+
 class ClassicSpace(Space):
     """AlexNet/VGG-style conv stacks and SqueezeNet-style fire networks."""
 
@@ -48,6 +71,9 @@ class ClassicSpace(Space):
     description = ("plain conv stacks (AlexNet, VGG: rows of convs, max pools, an MLP head) and SqueezeNet "
                    "fire modules; widths, depths, kernels, BN, pooling and head")
     fixed_points = ("alexnet", "vgg16", "vgg16_bn", "squeezenet1_0", "squeezenet1_1")
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         resolution = trial.suggest_int("resolution", 160, 256, step=16)

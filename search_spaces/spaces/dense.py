@@ -15,6 +15,7 @@ from search_spaces.cells.dense import DenseArgs, TransitionArgs
 from search_spaces.cells.head import ClassifierArgs
 from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Int
 from search_spaces.spaces.multipliers import base_depth, base_width, depth, encode_first
 from search_spaces.spec import Block, NetSpec, Stage
 
@@ -26,12 +27,21 @@ STEM = (16, 128, 16)
 DEPTH = (2, 48, 2)
 
 
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Int("resolution", 96, 320, 16), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
+    Int("growth_rate", *GROWTH), Int("bn_size", 1, 4), Choice("compression", COMPRESSIONS), Int("stem.out_channels", *STEM),
+    Int("stages", 3, 4), Int("s{s}.depth", *DEPTH, when="s <= stages"),
+)
+
 class DenseSpace(Space):
     """DenseNet-BC networks of 3 or 4 dense blocks."""
 
     name = "dense"
     description = "DenseNet-BC: growth rate, bottleneck size, block depths, compression, stem width"
     fixed_points = ("densenet121", "densenet169", "densenet201")
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         resolution = trial.suggest_int("resolution", 96, 320, step=16)

@@ -27,6 +27,7 @@ from search_spaces.cells.mbconv import MBConvArgs
 from search_spaces.errors import SpaceError
 from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Int, Param
 from search_spaces.spaces.mobile import KERNELS, RATIOS, RESOLUTIONS, _se_rule
 from search_spaces.spaces.mobile import SPACE as MOBILE
 from search_spaces.spaces.mobile import _append as merge_row  # mobile's row rule: points stay mobile points
@@ -144,6 +145,17 @@ class ElasticSpace(Space):
     def stage_names(self) -> list[str]:
         """The module names of the elastic stages (`s2`..): the first stage is the base's, kept fixed."""
         return [f"s{s}" for s in range(2, len(self.units) + 2)]
+
+    def parameters(self) -> tuple[Param, ...]:
+        """What `suggest` draws, in its order (`declared`): from this space's choices."""
+        stage = f"2 <= s <= {len(self.units) + 1}"
+        depth = (Int("s{s}.depth", self.depths[0], self.depths[-1], when=stage)
+                 if list(self.depths) == list(range(self.depths[0], self.depths[-1] + 1))
+                 else Choice("s{s}.depth", self.depths, when=stage))
+        return ((Choice("resolution", self.resolutions),) + ((Choice("width", self.widths),) if len(self.widths) > 1
+                                                              else ())
+                + (depth, Choice("s{s}.b{j}.kernel_size", self.kernels, when=stage + ", j <= s{s}.depth"),
+                   Choice("s{s}.b{j}.expand_ratio", self.expands, when=stage + ", j <= s{s}.depth")))
 
     def suggest(self, trial: Any) -> NetSpec:
         resolution = trial.suggest_categorical("resolution", self.resolutions)

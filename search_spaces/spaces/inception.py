@@ -31,6 +31,7 @@ from search_spaces.backbones.inception import (
 from search_spaces.errors import SpaceError
 from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Float, Int, Param
 from search_spaces.spec import Block, NetSpec, Stage
 
 TEMPLATES = MappingProxyType({  # the named backbones' specs, built once (each draw starts from one); cheapest first;
@@ -101,6 +102,29 @@ def _row(trial: Any, label: str, row: Block, width: float, depth: float, kernel:
     return Block(row.cell, dataclasses.replace(row.args, **changes), repeats)
 
 
+def _declared() -> tuple[Param, ...]:
+    """What `suggest` draws, in its order, from the templates themselves (`declared`): each template's own
+    row parameters exist only where `template` is that template."""
+    params = [Choice("template", TEMPLATE_NAMES)]
+    for grid in dict.fromkeys(RESOLUTIONS.values()):
+        names = [name for name, g in RESOLUTIONS.items() if g == grid]
+        params.append(Int("resolution", *grid, when="template " + " or ".join(names)))
+    params += [Float("width_mult", 0.5, 2.0, 0.25), Float("depth_mult", 0.5, 2.0, 0.25),
+               Choice("googlenet.kernel_size", GOOGLENET_KERNELS, when="template googlenet")]
+    for name, base in TEMPLATES.items():
+        parts = [("stem", base.stem)] + [(f"s{s}", stage.blocks) for s, stage in enumerate(base.stages, 1)]
+        for part, rows in parts:
+            for i, row in enumerate(rows, 1):
+                label, when = f"{name}.{part}.b{i}", f"template {name}"
+                if repeatable(row):
+                    params.append(Int(f"{label}.repeats", 1, max_repeats(row), when=when))
+                for field, value in width_fields(row.args):
+                    widths = enumerate(value) if isinstance(value, tuple) else [(None, value)]
+                    params += [Int(f"{label}.{field}" + ("" if j is None else f"[{j}]"), *width_range(w), 8, when=when)
+                               for j, w in widths]
+    return tuple(params)
+
+
 class InceptionSpace(Space):
     """Inception templates with per-module branch widths and module counts."""
 
@@ -108,6 +132,9 @@ class InceptionSpace(Space):
     description = "Inception v1-v4 and Inception-ResNet-v2 templates: per-module branch widths and counts"
     fixed_points = ("googlenet", "googlenet_5x5", "inception_v2", "inception_v3", "inception_v4",
                     "inception_resnet_v2")
+
+    def parameters(self) -> tuple[Param, ...]:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         """The template, the globals, then every row of its stem and stages in order."""
@@ -174,4 +201,5 @@ def _match(name: str, base: NetSpec, spec: NetSpec) -> Params | None:
     return params
 
 
+PARAMETERS = _declared()
 SPACE = InceptionSpace()

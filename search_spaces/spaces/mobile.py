@@ -28,6 +28,7 @@ from search_spaces.cost import Shape
 from search_spaces.counting import rows_cost
 from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space, check_budget
+from search_spaces.spaces.declared import Choice, Float, Int
 from search_spaces.spaces.multipliers import (
     Unreachable,
     base_depth,
@@ -120,6 +121,29 @@ def _width_range(base_in: int) -> tuple[int, int, int]:
     return max(8, base_in // 2 // 8 * 8), min(2 * base_in, MAX_WIDTH), 8
 
 
+STAGE, ROW = "s <= stages", "s <= stages, r <= s{s}.rows"
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Choice("resolution", RESOLUTIONS), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
+    Choice("norm", (True, False)), Choice("se.rule", ("input", "expanded")), Choice("se.activation", ("relu", "silu")),
+    Choice("se.gate", ("sigmoid", "hardsigmoid")), Int("stem.out_channels", *STEM),
+    Choice("stem.activation", ACTIVATIONS + ("none",)), Int("stages", 4, 7),
+    Choice("s{s}.kind", KINDS, when=STAGE), Choice("s{s}.activation", ACTIVATIONS, when=STAGE),
+    Choice("s{s}.stride", (2, 1), when=STAGE + ", where either stride still leaves exactly four stride-2 stages"),
+    Int("s{s}.rows", 1, 4, when=STAGE),
+    Int("s{s}.b{r}.out_channels", 8, MAX_WIDTH, 8, when=ROW,
+        note="within [half, twice] the previous row's base width (the stem's for s1.b1), at least 8"),
+    Choice("s{s}.b{r}.kernel_size", KERNELS, when=ROW),
+    Int("s{s}.b{r}.repeats", 1, MAX_REPEATS, when=ROW),
+    Float("s{s}.b{r}.expand_ratio", 1.0, 6.0, RATIO_STEP, when=ROW + ", s{s}.kind mbconv or ant"),
+    Choice("s{s}.b{r}.se", (False, True), when=ROW + ", s{s}.kind mbconv"),
+    Choice("s{s}.b{r}.attention_ratio", ATTENTION_RATIOS, when=ROW + ", s{s}.kind ant"),
+    Choice("head.conv", (False, True)), Int("head.out_channels", *HEAD, when="head.conv"),
+    Choice("head.activation", ACTIVATIONS + ("none",), when="head.conv"), Int("head.hidden", 0, 1),
+    Int("head.hidden_width", *HIDDEN, when="head.hidden = 1"), Choice("head.hidden_activation", ACTIVATIONS),
+    Choice("head.dropout", DROPOUTS),
+)
+
+
 class MobileSpace(Space):
     """MobileNet / MnasNet / ProxylessNAS / ANTNet / EfficientNet networks, row by row."""
 
@@ -131,6 +155,9 @@ class MobileSpace(Space):
         "antnet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
         "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
     )
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         resolution = trial.suggest_categorical("resolution", RESOLUTIONS)

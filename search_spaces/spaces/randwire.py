@@ -24,6 +24,7 @@ from search_spaces.errors import SpaceError, SpecError
 from search_spaces.graphs import Dag
 from search_spaces.rounding import make_divisible
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Float, Int
 from search_spaces.spec import NetSpec
 
 GRAPHS = ("er", "ba", "ws")
@@ -54,12 +55,22 @@ def _clamp(value: int, bounds: tuple[int, int]) -> int:
     return min(max(value, bounds[0]), bounds[1])
 
 
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Int("resolution", 96, 320, 32), Float("width_mult", 0.5, 2.0, 0.25), Float("depth_mult", 0.5, 2.0, 0.25),
+    Choice("regime", REGIMES), Int("channels", *CHANNELS), Int("nodes", *NODES, 8), Choice("graph", GRAPHS),
+    Choice("er.p", ER_P, when="graph er"), Int("ba.m", *BA_M, when="graph ba"), Int("ws.k", *WS_K, 2, when="graph ws"),
+    Choice("ws.p", WS_P, when="graph ws"), Int("seed", *SEEDS),
+)
+
 class RandWireSpace(Space):
     """RandWire networks: regime, C, N, graph model and its parameters, seed, and the global multipliers."""
 
     name = "randwire"
     description = "RandWire (Xie et al. 2019): ER / BA / WS random stages, small or regular regime"
     fixed_points = ("randwire_ws_small", "randwire_ws_regular")
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         """Draw the globals, then the graph model's own parameters, then the seed; generate the graphs."""

@@ -36,6 +36,7 @@ from search_spaces.cells.residual import BasicArgs, BottleneckArgs
 from search_spaces.errors import SpaceError
 from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Float, Int
 from search_spaces.spec import Block, NetSpec, Stage
 
 STEMS = ("resnet", "caffe", "simple")  # 7x7/2 + maxpool 3/2 pad 1; the same, pool unpadded ceil-mode; 3x3/2
@@ -239,6 +240,33 @@ def encode_stage(p: str, stage: Stage, c_in: int, free_stride: bool) -> Params:
     return params | ENCODERS[kind](p, first.args, c_in)
 
 
+STAGE = "s <= num_stages"
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Int("resolution", 96, 320, 32), Float("width_mult", 0.5, 2.0, 0.25), Float("depth_mult", 0.5, 2.0, 0.25),
+    Choice("stem", STEMS), Int("stem_width", 16, 128, 8), Int("num_stages", 3, 5),
+    Choice("s{s}.kind", KINDS, when=STAGE),
+    Int("s{s}.depth", 1, max(MAX_DEPTH), when=STAGE, note="at most " + ", ".join(map(str, MAX_DEPTH)) + " in stages 1-5"),
+    Choice("s{s}.stride", STRIDES, when=STAGE + ", once the output stride before it is at least 4, 8, 16, 16, 16 "
+           "(stages 1-5; else 2)"),
+    Int("s{s}.out_channels", MIN_WIDTH, max(MAX_WIDTH), 8, when=STAGE,
+        note="at most " + ", ".join(map(str, MAX_WIDTH)) + " in stages 1-5"),
+    Choice("s{s}.bottleneck_ratio", RATIOS, when=STAGE + ", s{s}.kind bottleneck or regnet"),
+    Choice("s{s}.group_width", GROUP_WIDTHS, when=STAGE + ", s{s}.kind bottleneck or regnet"),
+    Choice("s{s}.dilation", DILATIONS, when=STAGE + ", s{s}.kind bottleneck"),
+    Choice("s{s}.stride_in_1x1", (True, False), when=STAGE + ", s{s}.kind bottleneck"),
+    Choice("s{s}.se_reduction", SE_REDUCTIONS, when=STAGE + ", s{s}.kind basic or bottleneck"),
+    Choice("s{s}.part", PARTS, when=STAGE + ", s{s}.kind bottleneck with one group and dilation 1"),
+    Choice("s{s}.se_ratio", SE_RATIOS, when=STAGE + ", s{s}.kind regnet"),
+    Choice("s{s}.base_width", BASE_WIDTHS, when=STAGE + ", s{s}.kind res2net"),
+    Choice("s{s}.scale", SCALES, when=STAGE + ", s{s}.kind res2net"),
+    Choice("s{s}.projection", tuple(PROJECTIONS), when=STAGE + ", s{s}.kind basic, bottleneck or res2net, where the "
+           "stage keeps its input's shape (stride 1, same width)"),
+    Choice("s{s}.attention", ATTENTION, when=STAGE + ", s{s}.kind bottleneck"),
+    Choice("attention_pattern", PATTERNS, when="some stage has s{s}.attention true (drawn by the first, the same "
+           "pattern in every stage)"),
+)
+
+
 class ResNetSpace(Space):
     """AnyNet-style residual networks; the ResNet, ResNeXt, SE, Res2Net, RegNet, DetNet, HetConv points."""
 
@@ -250,6 +278,9 @@ class ResNetSpace(Space):
         "seresnet50", "legacy_seresnet50", "res2net50_26w_4s", "res2net101_26w_4s", "regnetx_600mf",
         "regnety_600mf", "detnet59", "detnet59_v1", "hetconv_resnet50", "resnet50_ga_0010",
     )
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         """Globals, the stem, then each stage: kind, depth, stride, width and the kind's options."""

@@ -22,6 +22,7 @@ from search_spaces.cells.head import ClassifierArgs
 from search_spaces.cells.shuffle import ShuffleV1Args, ShuffleV2Args
 from search_spaces.rounding import make_divisible, scale_channels
 from search_spaces.spaces.base import Params, Space
+from search_spaces.spaces.declared import Choice, Int
 from search_spaces.spaces.multipliers import (
     Unreachable,
     base_depth,
@@ -47,6 +48,17 @@ def _low(in_channels: int, step: int) -> int:
     return (in_channels // step + 1) * step
 
 
+PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
+    Int("resolution", 96, 320, 16), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
+    Choice("unit", UNITS), Choice("groups", GROUPS, when="unit v1"), Int("stages", 2, 4),
+    Int("s{s}.out_channels", 20, max(HIGH) + 32, 4, when="s <= stages",
+        note="a multiple of 4 (v2) or of 4 * groups (v1) above the stage's input width, up to "
+        + ", ".join(map(str, HIGH)) + " in stages 1-4 (one step more where the input is already that wide)"),
+    Int("s{s}.depth", *DEPTH, when="s <= stages"), Choice("s{s}.split", SPLITS, when="s <= stages, unit v2"),
+    Int("last_conv.out_channels", *LAST, when="unit v2"), Choice("head.dropout", (0.0, 0.2)),
+    Choice("head.bias", (False, True)),
+)
+
 class ShuffleSpace(Space):
     """ShuffleNet v1 / v2 networks: unit kind, groups, per-stage widths and depths."""
 
@@ -57,6 +69,9 @@ class ShuffleSpace(Space):
         "shufflenet_v2_x0_5_megvii", "shufflenet_v2_x1_0_megvii", "shufflenet_v2_x1_5_megvii",
         "shufflenet_v2_x2_0_megvii",
     )
+
+    def parameters(self) -> tuple:
+        return PARAMETERS
 
     def suggest(self, trial: Any) -> NetSpec:
         resolution = trial.suggest_int("resolution", 96, 320, step=16)

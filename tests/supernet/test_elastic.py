@@ -81,4 +81,4 @@ def test_nas_spaces_lists_it(capsys):
     assert main(["spaces", "elastic_mbv3"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("elastic_mbv3: elastic stages around mobilenet_v3_large (Once-for-All style)")
-    assert "s6.b4.expand_ratio" in out
+    assert "s{s}.b{j}.expand_ratio             one of 3, 4, 6   if 2 <= s <= 6, j <= s{s}.depth" in out
