@@ -70,6 +70,8 @@ def test_bare_digests_name_backbones_and_other_text_is_a_spec_file_or_name(tmp_p
 def test_count_and_sample_take_them(run, tmp_path, capsys):
     assert main(["count", f"{run}#1"]) == 0
     assert capsys.readouterr().out.startswith(f"{run}#1  (digest {backbones.get('alexnet').digest()[:12]}")
+    assert main(["count", backbones.get("alexnet").digest()[:8], "--run", str(run)]) == 0
+    assert "(digest " + backbones.get("alexnet").digest()[:12] in capsys.readouterr().out
     assert main(["count", f"{run}#9"]) == 2
     assert capsys.readouterr().err == f"nas count: error: {run} has trials 0 to 4; there is no trial 9\n"
     assert main(["sample", "--space", "mobile", "-n", "2", "--save", str(tmp_path / "specs")]) == 0

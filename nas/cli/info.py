@@ -21,7 +21,7 @@ from search_spaces.errors import SpaceError
 def _count(args: argparse.Namespace) -> None:
     from nas.search.refs import resolve
 
-    spec = resolve(args.spec, args.run).spec
+    spec = resolve(args.spec, args.lookup_run).spec
     spec = spec if args.resolution is None else dataclasses.replace(spec, resolution=args.resolution)
     summary = cost_summary(spec)
     if args.json:
@@ -107,7 +107,8 @@ def _sample(args: argparse.Namespace) -> None:
         cost = count(spec)
         print(f"{i:>3}{spec.resolution:>6}{format_flops(cost.macs):>10}{format_params(cost.params):>10}  {spec.digest()[:16]}")
     if saved:
-        print(f"wrote {len(saved)} spec files {Path(args.save) / 'DIGEST.json'} (nas train {saved[0]} trains the first)")
+        print(f"wrote {len(saved)} spec files {Path(args.save) / 'DIGEST.json'} (nas train {saved[0]} trains the "
+              "first)")
     print(f"{FLOPS_NOTE}.")
 
 
@@ -115,7 +116,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register count, cells, backbones, export-spec, spaces and sample."""
     p = sub.add_parser("count", help="FLOPs (multiply-adds), parameters and activations of a spec")
     p.add_argument("spec", help="spec JSON file, backbone name, RUN#TRIAL, RUN#DIGEST or a digest")
-    p.add_argument("--run", metavar="RUN", help="search run directory a bare digest is looked up in")
+    p.add_argument("--run", dest="lookup_run", metavar="RUN", help="search run directory a bare digest is looked up in")
     p.add_argument("--resolution", type=int, help="input side in pixels (default: the spec's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_count)
