@@ -130,8 +130,8 @@ def finished(base: Metrics, result: TrainResult) -> Metrics:
     """The Metrics of a training run: `base` (from `prepare`) with what `fit` measured."""
     return dataclasses.replace(
         base, accuracy=result.accuracy, train_seconds=result.train_seconds, images_per_second=result.images_per_second,
-        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early, history=result.history,
-        test_accuracy=result.test_accuracy)
+        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early,
+        history=result.history, test_accuracy=result.test_accuracy)
 
 
 def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
