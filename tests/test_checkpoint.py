@@ -155,3 +155,21 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path):
         read_checkpoint(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="no training checkpoint there"):
         read_checkpoint(tmp_path / "missing")
+
+
+def test_sigterm_stops_like_ctrl_c_and_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    import signal
+
+    import nas.cli.training
+
+    def bar(total, done=0):  # a scheduler's kill after the first epoch
+        return (lambda report: os.kill(os.getpid(), signal.SIGTERM)), (lambda: None)
+
+    monkeypatch.setattr(nas.cli.training, "epoch_bar", bar)
+    (tmp_path / "tiny.json").write_text(spec().to_json())
+    argv = ["train", str(tmp_path / "tiny.json"), "--data", DATA_ARG, "--epochs", "3", "--run-dir", str(tmp_path / "r")]
+    assert main(argv) == 130
+    assert capsys.readouterr().err == (f"nas train: interrupted: the checkpoint in {tmp_path / 'r'} holds every "
+                                       "finished epoch; the same command with --resume continues\n")
+    assert read_checkpoint(tmp_path / "r").epochs_done == 1
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back

@@ -24,6 +24,8 @@ def _train(args: argparse.Namespace) -> None:
     from nas.training.checkpoint import train
 
     job, found, ref, note = _train_job(args)
+    if note and not args.json:
+        print(note, flush=True)  # before the epochs' lines
     report, close = epoch_bar(job.train.epochs if found is None else found.train.epochs,
                               0 if found is None else found.epochs_done)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's kill stops like Ctrl-C
@@ -42,8 +44,6 @@ def _train(args: argparse.Namespace) -> None:
         print(json.dumps(dataclasses.asdict(trained.metrics) | {
             "spec": name, "checkpoint": None if trained.checkpoint is None else str(trained.checkpoint)}, indent=2))
         return
-    if note:
-        print(note)
     _print_metrics(name, trained.metrics, job.train if found is None else found.train)
     if trained.checkpoint is not None:
         print(f"  checkpoint   {trained.checkpoint}" + (f"  (resumed after epoch {trained.resumed})" if trained.resumed

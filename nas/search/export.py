@@ -140,7 +140,7 @@ def export(target: str | Path, rank: int | None = None, fmt: str = "spec", outpu
         diff, by = _check_torchscript(path, model, example), "TorchScript reloaded with torch.jit.load"
     else:
         _write_onnx(model, example, path, src)
-        diff, by = _check_onnx(path, model, example), "onnx's reference evaluator (numpy, not torch)"
+        diff, by = _check_onnx(path, model, example), "onnx's reference evaluator, op by op in numpy"
     return Exported(path, src, fmt, ("N",) + shape[1:], diff, by)
 
 
