@@ -206,7 +206,8 @@ def test_any_trial_of_a_run_exports_with_the_class_count_of_its_data(run, tmp_pa
     for argv, message in ((["export", str(run), "--rank", "1", "--trial", "0"], "give --rank (a member of the front) "
                                                                                  "or --trial (any trial), not both"),
                           (["export", str(run), "--trial", "7"], "has trials 0 to 1; there is no trial 7"),
-                          (["export", "alexnet", "--rank", "2"], "not a search run directory (no run.json)")):
+                          (["export", "alexnet", "--rank", "2"], "not a search run directory (no run.json)"),
+                          (["export", str(tmp_path)], "holds neither a search (run.json) nor a training checkpoint")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err

@@ -116,6 +116,9 @@ def source(target: str | Path, rank: int | None = None, trial: int | None = None
                           path / f"rank{rank}_{spec.digest()[:12]}", _run_classes(path), f"{target}#{record.number}")
     if rank is not None or trial is not None:
         raise SearchError(f"{target} is not a search run directory (no run.json): --rank and --trial need one")
+    if path.is_dir():
+        raise SearchError(f"{target} holds neither a search (run.json) nor a training checkpoint ({CHECKPOINT}: "
+                          "nas train writes one when an epoch has finished)")
     return _from_ref(resolve(str(target), storage=storage))
 
 
