@@ -173,3 +173,23 @@ def test_sigterm_stops_like_ctrl_c_and_says_how_to_resume(tmp_path, capsys, monk
                                        "finished epoch; the same command with --resume continues\n")
     assert read_checkpoint(tmp_path / "r").epochs_done == 1
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
+def test_a_run_that_diverges_keeps_its_last_good_epoch_and_says_why(tmp_path, monkeypatch):
+    import nas.training.train
+
+    check = nas.training.train._check_loss
+    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, limit, epoch, step: (
+        f"loss became nan at epoch {epoch} step {step}" if epoch == 2 else check(window, limit, epoch, step)))
+    failed = train(spec(), job(tmp_path), "tiny")  # 7 steps an epoch: checked at the last
+    assert failed.metrics.failure == "loss became nan at epoch 2 step 7" and failed.metrics.epochs_run == 2
+    found = read_checkpoint(tmp_path)
+    assert found.epochs_done == 1 and found.result["failure"] == failed.metrics.failure
+    assert found.describe() == "trained 1 of 3 epochs on synthetic (failed: loss became nan at epoch 2 step 7)"
+    import nas.training.checkpoint
+
+    before = (tmp_path / CHECKPOINT).read_bytes()
+    monkeypatch.setattr(nas.training.checkpoint, "fit", None)  # a resumed run that had ended trains nothing
+    again = train(None, job(tmp_path), resume=True)
+    assert (again.metrics.failure, again.metrics.epochs_run, again.resumed) == (failed.metrics.failure, 2, 1)
+    assert (tmp_path / CHECKPOINT).read_bytes() == before

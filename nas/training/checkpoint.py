@@ -174,7 +174,7 @@ def train(spec: NetSpec | None, job: TrainJob = TrainJob(), ref: str = "", resum
     model = initial_model(ready.proxy, job.train, ready.device)
     start = _restore(found, model, ready.proxy, ready.data) if found else None
     saver = _Saver(Path(job.run_dir), ref, spec, ready.proxy, job, ready.data, model) if job.run_dir else None
-    if start is not None and len(start.history) == job.train.epochs:  # the run had finished its epochs
+    if found is not None and (found.result is not None or found.epochs_done == job.train.epochs):  # it had ended
         result = _stored_result(found, model, ready.data, job.train, start)
     else:
         result = fit(model, ready.data, job.train, report, start, saver)
@@ -210,14 +210,14 @@ def _restore(found: Checkpoint, model: nn.Module, proxy: NetSpec, data: Data) ->
 
 def _stored_result(found: Checkpoint, model: nn.Module, data: Data, config: TrainConfig, start: Resume
                    ) -> TrainResult:
-    """The result of a run that had trained all its epochs: as recorded, or measured now where a kill came
-    between the last epoch's checkpoint and the result's."""
+    """The result of a run that had ended (trained all its epochs, failed, or stopped early): as recorded, or
+    measured now where a kill came between the last epoch's checkpoint and the result's."""
     seconds = start.seconds
     rate = sum(e.images_per_second * e.seconds for e in start.history) / max(seconds, 1e-9)
     if found.result is not None:
         r = found.result
-        return TrainResult(r.get("accuracy"), len(start.history), seconds, rate, start.history, r.get("failure"),
-                           bool(r.get("stopped_early")), r.get("test_accuracy"))
+        return TrainResult(r.get("accuracy"), r.get("epochs_run", len(start.history)), seconds, rate, start.history,
+                           r.get("failure"), bool(r.get("stopped_early")), r.get("test_accuracy"))
     device = data.train_x.device
     val = evaluate_accuracy(model, data, config.eval_batch_size, device)[0]
     test = evaluate_accuracy(model, data, config.eval_batch_size, device, "test")[0]
