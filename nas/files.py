@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO, Callable
 
 from search_spaces.errors import NasError
 
@@ -48,3 +49,14 @@ def writable_file(path: str | Path) -> Path:
     if path.is_dir():
         raise OutputError(f"{path} is a directory; give the path of a file (in it or elsewhere)")
     return path
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write `path` through a temporary file beside it and a rename: a kill leaves the old file or the new
+    one, whole, never a part."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

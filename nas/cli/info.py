@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import json
 import sys
+from pathlib import Path
 
 from nas.budget import format_flops, format_params, parse_budget
 from nas.cli.show import FLOPS_NOTE
@@ -18,7 +19,10 @@ from search_spaces.errors import SpaceError
 
 
 def _count(args: argparse.Namespace) -> None:
-    spec = load_spec(args.spec, args.resolution)
+    from nas.search.refs import resolve
+
+    spec = resolve(args.spec, args.lookup_run).spec
+    spec = spec if args.resolution is None else dataclasses.replace(spec, resolution=args.resolution)
     summary = cost_summary(spec)
     if args.json:
         print(json.dumps(summary | {"spec": args.spec}, indent=2))
@@ -124,6 +128,7 @@ def _sample(args: argparse.Namespace) -> None:
         raise SpaceError(f"-n must be at least 1, got {args.n}")
     fixed = space.distribution(parse_fix(args.fix), args.free)
     specs = list(itertools.islice(space.samples(args.seed, budget, fixed=fixed), args.n))
+    saved = [save_spec(s, Path(args.save) / f"{s.digest()[:16]}.json") for s in specs] if args.save else []
     if args.json:
         print(json.dumps([{"digest": s.digest(), "macs": count(s).macs, "params": count(s).params,
                            "point": space.encode(s), "spec": s.to_dict()} for s in specs], indent=2))
@@ -134,13 +139,17 @@ def _sample(args: argparse.Namespace) -> None:
     for i, spec in enumerate(specs, 1):
         cost = count(spec)
         print(f"{i:>3}{spec.resolution:>6}{format_flops(cost.macs):>10}{format_params(cost.params):>10}  {spec.digest()[:16]}")
+    if saved:
+        print(f"wrote {len(saved)} spec files {Path(args.save) / 'DIGEST.json'} (nas train {saved[0]} trains the "
+              "first)")
     print(f"{FLOPS_NOTE}.")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register count, cells, backbones, export-spec, spaces and sample."""
     p = sub.add_parser("count", help="FLOPs (multiply-adds), parameters and activations of a spec")
-    p.add_argument("spec", help="spec JSON file or backbone name")
+    p.add_argument("spec", help="spec JSON file, backbone name, RUN#TRIAL, RUN#DIGEST or a digest")
+    p.add_argument("--run", dest="lookup_run", metavar="RUN", help="search run directory a bare digest is looked up in")
     p.add_argument("--resolution", type=int, help="input side in pixels (default: the spec's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=_count)
@@ -169,6 +178,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=10, help="how many candidates (default 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (the same seed gives the same candidates)")
     p.add_argument("--json", action="store_true", help="machine-readable output: cost, digest, point and spec")
+    p.add_argument("--save", metavar="DIR", help="write each candidate's spec as DIR/DIGEST.json (the digest's "
+                                                 "first 16 digits, as printed): a file nas train and count take")
     p.add_argument("--fix", nargs="+", default=(), metavar="NAME=VALUE",
                    help="hold these parameters fixed, as a search does (see `nas search --help`)")
     p.add_argument("--free", nargs="+", default=(), metavar="NAME", help="draw these parameters that the space's "

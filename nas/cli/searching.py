@@ -44,8 +44,23 @@ def _report(args: argparse.Namespace) -> None:
 def _export(args: argparse.Namespace) -> None:
     from nas.search.export import export
 
-    path = export(args.run_dir, args.rank, args.format, args.output, args.storage)
-    print(f"wrote {path}")
+    done = export(args.source, args.rank, args.format, args.output, args.storage, args.trial)
+    src = done.source
+    print(f"wrote {done.path}: {src.what}")
+    if done.fmt == "spec":
+        print("  the architecture only" + (f"; its trained weights are in {src.checkpoint.path}" if src.checkpoint
+                                           else ""))
+        return
+    s = src.spec
+    print(f"  input 'images' N x {s.in_channels} x {s.resolution} x {s.resolution} (N free), output 'logits' N x "
+          f"{s.num_classes}")
+    if src.checkpoint is not None:
+        print("  trained weights; images scaled to 0..1 (pixel / 255), standardised inside by the training data's "
+              "mean and std")
+    else:
+        print(f"  untrained: freshly initialised weights, what you want to train it elsewhere or to time it; "
+              f"nas train {src.ref} --run-dir DIR, then nas export DIR, writes it trained")
+    print(f"  checked: max |difference| {done.max_diff:.2g} from the module on a batch of 2 ({done.checked_by})")
 
 
 def _analyze(args: argparse.Namespace) -> None:
@@ -89,9 +104,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                      "written to run.json)")
     p.set_defaults(run=_report)
 
-    p = sub.add_parser("export", help="write a network of a search's Pareto front")
-    p.add_argument("run_dir", metavar="RUN", help="run directory of a search")
-    p.add_argument("--rank", type=int, default=1, help="1 = most accurate on the front")
+    p = sub.add_parser("export", help="write a trained network (a nas train checkpoint) or a search's network",
+                       description="Write a network as spec JSON, TorchScript or ONNX (a free batch size), then "
+                                   "load the file back and compare its outputs with the module. A checkpoint of nas "
+                                   "train exports with its trained weights, for the data it was trained on; a "
+                                   "search's network, or any other, exports untrained.")
+    p.add_argument("source", metavar="SOURCE", help="a nas train run directory or its checkpoint.pt (trained "
+                   "weights), a search run directory (with --rank or --trial), or RUN#TRIAL, RUN#DIGEST, a spec JSON "
+                   "file or a backbone name")
+    p.add_argument("--rank", type=int, help="of a search: the front member (1 = most accurate; the default)")
+    p.add_argument("--trial", type=int, help="of a search: any trial, by number (trials.csv)")
     p.add_argument("--format", default="spec", help="spec, torchscript or onnx")
     p.add_argument("-o", "--output", help="output file")
     p.add_argument("--storage", help="study database URL, for runs whose --storage URL had a password (never "

@@ -73,9 +73,11 @@ class SearchBar:
             self.bar.close()
 
 
-def epoch_bar(total: int) -> tuple[Callable[[Any], None], Callable[[], None]]:
-    """(a training's per-epoch callback, close): a bar over the epochs, and one line per finished epoch."""
-    bar = tqdm(total=total, unit=" epoch", desc="training", file=sys.stderr, dynamic_ncols=True, leave=False)
+def epoch_bar(total: int, done: int = 0) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """(a training's per-epoch callback, close): a bar over the epochs (`done` of them already), and one
+    line per finished epoch."""
+    bar = tqdm(total=total, initial=done, unit=" epoch", desc="training", file=sys.stderr, dynamic_ncols=True,
+               leave=False)
 
     def report(r: Any) -> None:
         bar.update(1)

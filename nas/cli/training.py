@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 from typing import Any
 
 from nas.budget import format_flops, format_params
@@ -16,22 +17,75 @@ from nas.training.recipes import RECIPES, describe_optimizer, recipe
 from nas.training.train import TrainConfig
 
 
-def _train(args: argparse.Namespace) -> None:
-    from nas.settings import replace_flat
-    from nas.training.evaluate import evaluate
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
-    base = TrainJob(train=recipe(args.recipe))  # a named recipe first; the options typed override it
-    job = replace_flat(base, TrainJob.fields(), given(args, list(TrainJob.fields())))
-    spec = load_spec(args.spec)
-    report, close = epoch_bar(job.train.epochs)
+
+def _train(args: argparse.Namespace) -> None:
+    from nas.training.checkpoint import train
+
+    job, found, ref, note = _train_job(args)
+    if note and not args.json:
+        print(note, flush=True)  # before the epochs' lines
+    report, close = epoch_bar(job.train.epochs if found is None else found.train.epochs,
+                              0 if found is None else found.epochs_done)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # a scheduler's kill stops like Ctrl-C
     try:
-        metrics = evaluate(spec, job.train, job.data, report)
+        trained = train(None if ref is None else ref.spec, job, "" if ref is None else ref.text, args.resume, report)
+    except KeyboardInterrupt:
+        if job.run_dir is None:
+            raise
+        raise KeyboardInterrupt(f"the checkpoint in {job.run_dir} holds every finished epoch; the same command "
+                                "with --resume continues") from None
     finally:
         close()
+        signal.signal(signal.SIGTERM, previous)
+    name = ref.text if ref is not None else found.ref
     if args.json:
-        print(json.dumps(dataclasses.asdict(metrics) | {"spec": args.spec}, indent=2))
+        print(json.dumps(dataclasses.asdict(trained.metrics) | {
+            "spec": name, "checkpoint": None if trained.checkpoint is None else str(trained.checkpoint)}, indent=2))
         return
-    _print_metrics(args.spec, metrics, job.train)
+    _print_metrics(name, trained.metrics, job.train if found is None else found.train)
+    if trained.checkpoint is not None:
+        print(f"  checkpoint   {trained.checkpoint}" + (f"  (resumed after epoch {trained.resumed})" if trained.resumed
+                                                         else "") + f"; nas export {trained.checkpoint.parent} "
+              "--format onnx writes the trained network")
+    elif job.run_dir is None:
+        print("  not kept: --run-dir DIR saves a checkpoint (weights, spec, recipe, data, history) every epoch")
+
+
+def _train_job(args: argparse.Namespace) -> tuple[TrainJob, Any, Any, str]:
+    """The job of `nas train`, the checkpoint it continues (or None), the network as named (None: the
+    checkpoint's) and a line on where its data comes from; every refusal before anything loads."""
+    from nas.search.refs import resolve, run_info
+    from nas.settings import replace_flat
+    from nas.training.checkpoint import CheckpointError, check_run_dir, resume_conflicts
+    from nas.training.data import DataSource
+
+    fields = TrainJob.fields()
+    typed = given(args, list(fields))
+    run_dir = typed.get("run_dir")
+    if args.resume and not run_dir:
+        raise CheckpointError("--resume continues the run in --run-dir DIR: give it")
+    found = check_run_dir(run_dir, args.resume) if run_dir else None  # never trains over a checkpoint
+    if found is not None:
+        conflicts = resume_conflicts(found, typed)
+        if conflicts:
+            raise CheckpointError(f"the run in {run_dir} started with other settings: {'; '.join(conflicts)}. A "
+                                  "resumed run keeps its own: drop those options, or give another --run-dir")
+    if args.spec is None and found is None:
+        raise CheckpointError("give the network to train: a spec JSON file, a backbone name, RUN#TRIAL or a digest")
+    ref = None if args.spec is None else resolve(args.spec, args.lookup_run, args.storage)
+    base, note = TrainJob(train=recipe(args.recipe)), ""  # a named recipe first; options typed override it
+    searched = run_info(ref.run_dir).get("data") if ref is not None and ref.run_dir is not None else None
+    if found is None and isinstance(searched, dict) and not any(n == "data" or n.startswith("data_") for n in typed):
+        try:
+            base = dataclasses.replace(base, data=DataSource(**searched))
+        except TypeError:
+            raise CheckpointError(f"{ref.run_dir}/config.json: not a search's data settings") from None
+        where = f":{base.data.path}" if base.data.path else ""
+        note = f"data: {base.data.kind}{where}, the search's (--data to change)"
+    return replace_flat(base, fields, typed), found, ref, note
 
 
 def _print_metrics(name: str, metrics: Metrics, config: TrainConfig) -> None:
@@ -127,14 +181,22 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     from nas.search.config import SWEEP_SETS, ScaleConfig, search_fields
     from nas.settings import flat_fields
 
-    p = sub.add_parser("train", help="proxy-train a spec and print its accuracy, FLOPs, params and speed")
-    p.add_argument("spec", help="spec JSON file or backbone name")
+    p = sub.add_parser("train", help="train a network, keep it in a checkpoint every epoch, print its accuracy",
+                       description="Train a network with the recipe below and print its validation and test "
+                                   "accuracy, FLOPs, params and speed. --run-dir DIR keeps a checkpoint every epoch "
+                                   "(--resume continues a killed run); nas export DIR writes the trained network.")
+    p.add_argument("spec", nargs="?", metavar="SPEC", help="spec JSON file, backbone name, RUN#TRIAL (a trial of a "
+                   "search: it trains on the search's data unless --data is given), RUN#DIGEST or a digest (of a "
+                   "backbone, or of the search given with --run); none with --resume: the run's")
+    p.add_argument("--run", dest="lookup_run", metavar="RUN", help="search run directory a bare digest is looked up in")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir after its last finished epoch")
+    p.add_argument("--storage", help="study database URL of RUN, for runs whose --storage URL had a password")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--recipe", choices=tuple(RECIPES), default="proxy",
                    help="starting recipe: proxy (the search's) or inception_v3 (the paper's RMSProp settings, see "
                         "nas/training/recipes.py); recipe options given override it (default: proxy)")
     fields = TrainJob.fields()
-    add_settings(p, {n: f for n, f in fields.items() if f.owner is None}, title="data")
+    add_settings(p, {n: f for n, f in fields.items() if f.owner is None}, title="data and checkpoint")
     add_settings(p, {n: f for n, f in fields.items() if f.owner == "data"}, title="data options")
     add_settings(p, {n: f for n, f in fields.items() if f.owner == "train"}, title="training recipe")
     p.set_defaults(run=_train)

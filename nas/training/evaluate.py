@@ -21,7 +21,7 @@ from nas.settings import Flat, flat_fields, setting
 from nas.training.auxiliary import describe_aux
 from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
 from nas.training.device import autocast
-from nas.training.train import EpochReport, Report, TrainConfig, fit, resolve_device
+from nas.training.train import EpochReport, Report, TrainConfig, TrainResult, fit, resolve_device
 from search_spaces.counting import aux_costs, count
 from search_spaces.errors import SpecError
 from search_spaces.network import build
@@ -34,6 +34,8 @@ class TrainJob:
 
     train: TrainConfig = setting(help="the training recipe", factory=TrainConfig, cli=False)
     data: DataSource = setting(help=DATA_HELP, factory=DataSource, parse=parse_data, shown="mnist")
+    run_dir: str | None = setting(None, "where the checkpoint goes, after every epoch (weights, spec, recipe, data, "
+                                        "history); none: the trained weights are not kept")
 
     @staticmethod
     def fields() -> dict[str, Flat]:
@@ -96,10 +98,20 @@ def with_aux(proxy: NetSpec) -> tuple[NetSpec, str | None]:
     return proxy, None
 
 
-def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
-             report: Report | None = None) -> Metrics:
-    """Proxy-train `spec` on `data` (default: the digits) and measure it. Data errors raise DataError;
-    everything about the candidate itself comes back as Metrics.failure."""
+@dataclass(frozen=True)
+class Prepared:
+    """A network ready to train on a dataset: the Metrics known before training (the deployed cost, the
+    latency), the spec built for the data (None when it cannot train: `base.failure` says why) and the data
+    on the device at that spec's side."""
+
+    base: Metrics
+    proxy: NetSpec | None
+    data: Data
+    device: torch.device
+
+
+def prepare(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None) -> Prepared:
+    """Threads, device and data for training `spec` (default data: the digits); DataError for data errors."""
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     device = resolve_device(config.device)
     if not isinstance(data, Data):
@@ -110,26 +122,44 @@ def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | Da
     cost = count(spec)
     base = Metrics(None, cost.macs, cost.params, 0.0, 0.0, 0, data.resolution, device.type)
     if spec.neck is not None:
-        return dataclasses.replace(base, failure="the network has a neck (feature outputs), not a classifier head to train")
+        return Prepared(dataclasses.replace(base, failure="the network has a neck (feature outputs), not a classifier "
+                                                          "head to train"), None, data, device)
     try:
         proxy, skipped = with_aux(adapt(spec if config.aux else dataclasses.replace(spec, aux=()), data))
     except SpecError as err:
-        return dataclasses.replace(base, failure=str(err))
+        return Prepared(dataclasses.replace(base, failure=str(err)), None, data, device)
     data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
     base = dataclasses.replace(base, proxy_resolution=data.resolution, aux_losses=describe_aux(proxy),
                                aux_skipped=skipped)
     if config.latency:  # before training: a run stopped early, or failing, keeps its latency
         one, many = measure_latency(spec, device, (1, config.latency_batch), config.latency_repeats)
         base = dataclasses.replace(base, latency_ms=one, latency_batch_ms=many)
+    return Prepared(base, proxy, data, device)
+
+
+def initial_model(proxy: NetSpec, config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    """The network of `proxy` as a run starts it: initialised from `config.seed`, on `device`."""
     torch.manual_seed(config.seed)
     model = build(proxy, aux=True).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    result = fit(model, data, config, report)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def finished(base: Metrics, result: TrainResult) -> Metrics:
+    """The Metrics of a training run: `base` (from `prepare`) with what `fit` measured."""
     return dataclasses.replace(
         base, accuracy=result.accuracy, train_seconds=result.train_seconds, images_per_second=result.images_per_second,
-        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early, history=result.history,
-        test_accuracy=result.test_accuracy)
+        epochs_run=result.epochs_run, failure=result.failure, stopped_early=result.stopped_early,
+        history=result.history, test_accuracy=result.test_accuracy)
+
+
+def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
+             report: Report | None = None) -> Metrics:
+    """Proxy-train `spec` on `data` (default: the digits) and measure it. Data errors raise DataError;
+    everything about the candidate itself comes back as Metrics.failure."""
+    ready = prepare(spec, config, data)
+    if ready.proxy is None:
+        return ready.base
+    return finished(ready.base, fit(initial_model(ready.proxy, config, ready.device), ready.data, config, report))
 
 
 def measure_latency(spec: NetSpec, device: torch.device, batches: tuple[int, ...] = (1, 16),

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from nas.files import check_directory, writable_directory
+from nas.files import atomic_write, check_directory, writable_directory
 from nas.settings import Flat, flat_fields, replace_flat, setting
 from nas.training.data import DATA_HELP, Data, DataSource, augment, load, parse_data
 from nas.training.oneshot import REFERENCE_RESOLUTION, batch, calibration_images, proxy_side, score
@@ -184,17 +184,7 @@ def _start(job: SupernetJob, resume: bool, space: ElasticSpace | None) -> tuple[
 def _save_settings(run_dir: Path, job: SupernetJob, space: ElasticSpace, data: Data) -> None:
     stored = {"format": FORMAT, "space": space.to_dict(), "in_channels": data.channels,
               "num_classes": data.num_classes, "job": job.to_dict()}
-    _atomic(run_dir / SETTINGS, lambda f: f.write(json.dumps(stored, indent=2).encode()))
-
-
-def _atomic(path: Path, write: Callable[[Any], None]) -> None:
-    """Write `path` through a temporary file and a rename: a kill leaves the old file or the new, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(run_dir / SETTINGS, lambda f: f.write(json.dumps(stored, indent=2).encode()))
 
 
 def _load_checkpoint(run_dir: Path, device: torch.device) -> dict[str, Any] | None:
@@ -299,7 +289,7 @@ def _clock(device: torch.device) -> float:
 def _checkpoint(run_dir: Path, net: Supernet, opt: torch.optim.Optimizer, history: list[dict[str, float]]) -> None:
     state = {"format": FORMAT, "epoch": len(history), "model": net.state_dict(), "optimizer": opt.state_dict(),
              "history": history}
-    _atomic(run_dir / CHECKPOINT, lambda f: torch.save(state, f))
+    atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(state, f))
 
 
 def train_supernet(job: SupernetJob = SupernetJob(), resume: bool = False,

@@ -121,6 +121,17 @@ class TrainResult:
 Report = Callable[[EpochReport], "bool | None"]
 
 
+@dataclass(frozen=True)
+class Resume:
+    """A run between epochs, for checkpoints (`nas.training.checkpoint`): what `fit` hands `on_epoch` after
+    each epoch, and takes as `resume` to continue after the last one. The weights are the caller's."""
+
+    history: tuple[EpochReport, ...]  # the finished epochs
+    seconds: float  # their training time
+    optimizer: dict  # the optimizer's state_dict
+    generator: Tensor  # the batch-order and augmentation generator's state
+
+
 def resolve_device(name: str) -> torch.device:
     """`cpu`, `cuda` (a DeviceError if none) or `auto` (cuda when torch sees one): `device.choose` outside a
     Ray trial (a trial's device follows the GPUs Ray granted it, `nas.search.placement`)."""
@@ -193,8 +204,10 @@ class _Plan:
     limit: float  # the loss past which the run has diverged
 
 
-def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None = None) -> TrainResult:
-    """Train `model` (already on the data's device) for `config.epochs`; returns the result."""
+def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None = None, resume: Resume | None = None,
+        on_epoch: Callable[[Resume], None] | None = None) -> TrainResult:
+    """Train `model` (already on the data's device) for `config.epochs`; returns the result. `resume` continues
+    a run after its finished epochs (the model holds their weights); `on_epoch` gets the state after each."""
     device = data.train_x.device
     gen = torch.Generator(device=device).manual_seed(config.seed)
     opt = make_optimizer(param_groups(model, config.weight_decay), config)
@@ -203,9 +216,12 @@ def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None
     steps = n // batch
     plan = _Plan(batch, steps, config.epochs * steps, round(config.warmup_epochs * steps),
                  config.max_loss * math.log(max(2, data.num_classes)))
-    history: list[EpochReport] = []
-    seconds = 0.0
-    for epoch in range(1, config.epochs + 1):
+    history: list[EpochReport] = list(resume.history) if resume else []
+    seconds = resume.seconds if resume else 0.0
+    if resume:
+        opt.load_state_dict(resume.optimizer)
+        gen.set_state(resume.generator)
+    for epoch in range(len(history) + 1, config.epochs + 1):
         start = _clock(device)
         loss_sum, correct, failure = _epoch(model, data, config, opt, gen, plan, epoch)
         elapsed = _clock(device) - start
@@ -216,6 +232,8 @@ def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None
         val, constant = evaluate_accuracy(model, data, config.eval_batch_size, device)
         history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), val,
                                    elapsed, steps * batch / elapsed))
+        if on_epoch is not None:
+            on_epoch(Resume(tuple(history), seconds, opt.state_dict(), gen.get_state()))
         if constant:  # e.g. every ReLU before the output died: no gradient reaches it again
             return TrainResult(None, epoch, seconds, (images + steps * batch) / seconds, tuple(history),
                                f"the network gives every validation image the same output after epoch {epoch} "
