@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.event
 import sqlalchemy.exc
 import torch
 from optuna.trial import TrialState
@@ -84,6 +85,8 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
         for attempt in range(3):
             try:
                 storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=None)
+                if url.startswith("sqlite"):
+                    _write_ahead(storage)
                 break
             except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
                 if attempt == 2:
@@ -106,6 +109,22 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
         raise SearchError(f"the study was recorded with {'; '.join(differences)}; resuming (or adding a worker) "
                           "needs the same space, budget, objective and proxy (training recipe and data)")
     return storage
+
+
+def _write_ahead(storage: optuna.storages.RDBStorage) -> None:
+    """SQLite with a write-ahead log and `synchronous=NORMAL`: a commit appends to the log without waiting
+    for the disk (a search commits about a dozen times per trial: 15 to 35 ms each with the default rollback
+    journal on a shared disk, 5 ms here). A killed search loses nothing; a power cut may lose the last
+    commits, never the database. (As before, the file must be on a local disk: SQLite's locking, and WAL,
+    do not work over a network file system; give --storage with a database server there.)"""
+    def pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections opened before the listener (creating the tables) go
 
 
 # TrainConfig fields that say where and how a trial runs or is measured, not what its accuracy means: workers
