@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import torch
 
 from nas.settings import Flat, flat_fields, setting
-from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
+from nas.training.data import DATA_HELP, DataError, DataSource, parse_data
 from nas.training.device import autocast
+from nas.training.stream import Batches, open_data
 from nas.training.train import EpochReport, Report, TrainConfig, fit, resolve_device
 from search_spaces.counting import count
 from search_spaces.errors import SpecError
@@ -60,7 +61,7 @@ class Metrics:
     test_accuracy: float | None = None  # test top-1: reported, never used to choose
 
 
-def adapt(spec: NetSpec, data: Data) -> NetSpec:
+def adapt(spec: NetSpec, data: Batches) -> NetSpec:
     """The spec built for the dataset: its channels and classes, at the data's side, or at the smallest
     larger side it accepts (up to its own resolution) when its feature map would vanish at the data's
     (AlexNet on 28 px digits); SpecError when none fits. Train it on `data.resized(adapted.resolution)`."""
@@ -79,16 +80,16 @@ def adapt(spec: NetSpec, data: Data) -> NetSpec:
     raise SpecError(f"the network does not fit {data.name} at {data.resolution}x{data.resolution}: {refused}") from None
 
 
-def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
+def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Batches | DataSource | None = None,
              report: Report | None = None) -> Metrics:
     """Proxy-train `spec` on `data` (default: the digits) and measure it. Data errors raise DataError;
     everything about the candidate itself comes back as Metrics.failure."""
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     device = resolve_device(config.device)
-    if not isinstance(data, Data):
-        data = load(data)
-    if not isinstance(data, Data):
-        raise DataError("evaluate needs a Data, a DataSource or None")
+    if data is None or isinstance(data, DataSource):
+        data = open_data(data)
+    if not hasattr(data, "train_batches"):
+        raise DataError("evaluate needs a Data, a FolderStream, a DataSource or None")
     data = data.to(device)
     cost = count(spec)
     base = Metrics(None, cost.macs, cost.params, 0.0, 0.0, 0, data.resolution, device.type)
