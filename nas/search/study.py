@@ -130,6 +130,7 @@ def _write_ahead(storage: optuna.storages.RDBStorage) -> None:
 # TrainConfig fields that say where and how a trial runs or is measured, not what its accuracy means: workers
 # on one study may differ in them (a GPU worker beside CPU ones)
 RUN_ONLY = ("threads", "device", "eval_batch_size", "check_every", "latency", "latency_batch", "latency_repeats")
+DATA_RUN_ONLY = ("workers", "memory_gib")  # DataSource fields of the same kind: processes decoding, memory budget
 
 
 def study_settings(config: SearchConfig) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def study_settings(config: SearchConfig) -> dict[str, Any]:
     of device its trials run on (cpu or cuda). A dataset's directory is not among them: each machine of a
     cluster may keep the same data elsewhere."""
     recipe = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in RUN_ONLY}
-    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k != "path"}
+    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k not in ("path",) + DATA_RUN_ONLY}
     settings = {"space": config.space, "budget": config.budget, "objective": config.objective,
                 "proxy": recipe | {f"data.{k}": v for k, v in data.items()}
                 | {"reference_resolution": config.reference_resolution}}

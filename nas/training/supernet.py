@@ -49,6 +49,7 @@ from search_spaces.supernet import Supernet
 FORMAT = 1
 SETTINGS, CHECKPOINT = "supernet.json", "checkpoint.pt"
 RUNTIME = ("device", "threads", "eval_batch_size")  # where a run computes, not what: a resume may change them
+DATA_RUNTIME = ("workers", "memory_gib")  # the same for the data: how many processes decode, the memory budget
 
 
 class SupernetError(NasError):
@@ -153,7 +154,8 @@ def resume_conflicts(run_dir: str | Path, given: dict[str, Any]) -> list[str]:
     with; where it runs (RUNTIME) may change."""
     job, _, _ = read_run(run_dir)
     fields = SupernetJob.fields()
-    asked = {k: v for k, v in given.items() if k in fields and k not in RUNTIME + ("run_dir",)}
+    runtime = RUNTIME + tuple(f"data_{name}" for name in DATA_RUNTIME) + ("run_dir",)
+    asked = {k: v for k, v in given.items() if k in fields and k not in runtime}
     wanted = replace_flat(job, fields, asked)
     return [f"{name} (the run has {_value(job, fields[name])!r})" for name in asked
             if _value(wanted, fields[name]) != _value(job, fields[name])]
@@ -174,8 +176,9 @@ def _start(job: SupernetJob, resume: bool, space: ElasticSpace | None) -> tuple[
                                 "--run-dir")
         stored, space, _ = read_run(run_dir)
         runtime = {name: getattr(job.train, name) for name in RUNTIME}
-        return dataclasses.replace(stored, run_dir=job.run_dir, train=dataclasses.replace(stored.train, **runtime)), \
-            space, run_dir
+        data = dataclasses.replace(stored.data, **{name: getattr(job.data, name) for name in DATA_RUNTIME})
+        return dataclasses.replace(stored, run_dir=job.run_dir, train=dataclasses.replace(stored.train, **runtime),
+                                   data=data), space, run_dir
     space = space if space is not None else elastic_space(job.space)
     if not isinstance(space, ElasticSpace):
         raise SupernetError(f"a supernet needs an elastic space, not {type(space).__name__}")
