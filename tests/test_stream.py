@@ -159,3 +159,15 @@ def test_a_search_streams_each_trial(folder, tmp_path, ray_local, plain_space):
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
     trained = [t for t in trials if t.user_attrs.get("status") == "trained"]
     assert len(trained) == 2, [t.user_attrs.get("failure") for t in trials]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_streamed_folder_trains_on_cuda(folder):
+    # batches decoded by the workers into pinned memory, copied without blocking, augmented on the GPU
+    config = TrainConfig(epochs=2, batch_size=8, threads=1, device="cuda")
+    metrics = evaluate(SMALL, config, source(folder, stream="stream"))
+    assert metrics.failure is None and metrics.device == "cuda" and metrics.accuracy is not None
+    streamed = open_data(source(folder, stream="stream"), "cuda")
+    x, y = next(streamed.train_batches(8, torch.Generator(device="cuda").manual_seed(0)))
+    assert x.device.type == y.device.type == "cuda" and x.dtype == torch.uint8
