@@ -108,7 +108,7 @@ class FolderStream:
     splits: dict[str, Tensor]  # train, val, test: sorted file indices
     num_classes: int
     side: int
-    workers: int
+    workers: int | None  # decoding processes; None: one per core (at most 8) where batches are decoded
     mean: tuple[float, ...] = (0.5, 0.5, 0.5)
     std: tuple[float, ...] = (0.25, 0.25, 0.25)
     flip: bool = True
@@ -164,7 +164,7 @@ class FolderStream:
         cuda = device.type == "cuda"
         # its own generator: the loader's seed draw must not move the global one (dropout draws from it)
         loader = DataLoader(_Decoder(self.root, self.paths, self.labels, self.side), sampler=batches,
-                            batch_size=None, num_workers=min(self.workers, len(batches)), pin_memory=cuda,
+                            batch_size=None, num_workers=min(_workers(self.workers), len(batches)), pin_memory=cuda,
                             generator=torch.Generator())
         try:
             for x, y in loader:
@@ -174,16 +174,20 @@ class FolderStream:
             raise DataError(last.removeprefix(f"{DataError.__module__}.{DataError.__qualname__}: ")) from None
 
 
-def default_workers() -> int:
-    """Decoding processes when none are given: one per CPU core this process may use, at most MAX_WORKERS."""
+def _workers(given: int | None) -> int:
+    """Decoding processes: as given, else one per CPU core this process may use (on the machine that trains:
+    a search's driver may have other cores), at most MAX_WORKERS."""
+    if given is not None:
+        return given
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, min(MAX_WORKERS, cores))
 
 
-def open_folder(source: DataSource) -> FolderStream:
-    """A streamed image folder: its files listed and split, its statistics estimated on a decoded sample."""
+def open_folder(source: DataSource, listing: tuple[list[Path], list[int], int] | None = None) -> FolderStream:
+    """A streamed image folder: its files listed (unless `listing`, `list_folder`'s, is given) and split,
+    its statistics estimated on a decoded sample."""
     root = Path(source.path or "")
-    files, labels, classes = list_folder(root)
+    files, labels, classes = listing or list_folder(root)
     y = torch.tensor(labels)
     (train, train_y), (test, _) = _split(torch.arange(len(files)), y, source.holdout, source.seed)
     (train, _), (val, _) = _split(train, train_y, source.validation, source.seed, minimum=2)
@@ -191,7 +195,7 @@ def open_folder(source: DataSource) -> FolderStream:
     check_splits(name, len(train), len(val), len(test))
     paths = np.array([os.fsencode(f.relative_to(root)) for f in files])
     stream = FolderStream(name, str(root), paths, y, {"train": train, "val": val, "test": test}, classes,
-                          source.resolution or 32, default_workers() if source.workers is None else source.workers)
+                          source.resolution or 32, source.workers)
     # in the folder's order: with every training image in the sample, exactly the in-memory statistics
     x, _ = stream.decode(train[_first(len(train), STATS_IMAGES, STATS_SEED).sort().values])
     return dataclasses.replace(stream, **dict(zip(("mean", "std"), statistics(x))))
@@ -204,16 +208,21 @@ def _first(n: int, count: int, seed: int) -> Tensor:
 
 def streams(source: DataSource) -> bool:
     """Whether `open_data` streams this dataset (see the module's notes)."""
+    return _listing(source) is not None
+
+
+def _listing(source: DataSource) -> tuple[list[Path], list[int], int] | None:
+    """The folder's listing when it streams, else None."""
     if source.kind != "folder" or source.stream == "memory":
-        return False
-    if source.stream == "stream":
-        return True
-    count = len(list_folder(Path(source.path or ""))[0])
-    side = source.resolution or 32
-    return count > MAX_FOLDER_IMAGES or count * 3 * side * side > source.memory_gib * 2**30
+        return None
+    listing = list_folder(Path(source.path or ""))
+    count, side = len(listing[0]), source.resolution or 32
+    fits = count <= MAX_FOLDER_IMAGES and count * 3 * side * side <= source.memory_gib * 2**30
+    return None if source.stream == "auto" and fits else listing
 
 
 def open_data(source: DataSource | None = None, device: torch.device | str = "cpu") -> Batches:
     """The dataset `source` describes, on `device`: streamed from disk or loaded into memory (`streams`)."""
     source = source or DataSource()
-    return open_folder(source).to(device) if streams(source) else load(source, device)
+    listing = _listing(source)
+    return load(source, device) if listing is None else open_folder(source, listing).to(device)
