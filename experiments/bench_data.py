@@ -1,8 +1,9 @@
 """Streaming against in-memory data: images per second on a generated folder of real JPEG files.
 
-Claim (issue item 6): the streaming path (`nas.training.stream`: a DataLoader whose worker processes decode
-and resize the JPEG files of each batch) trains at close to the speed of the same folder held in memory,
-without holding it, once enough workers decode; what it costs is measured here, with the loader alone.
+Question (issue item 6): how fast does the streaming path (`nas.training.stream`: a DataLoader whose worker
+processes decode and resize the JPEG files of each batch) train, against the same folder held in memory?
+Decoding costs CPU time the in-memory path paid once: where the decoders have cores of their own (a GPU
+machine) they can keep up; on a small CPU host they share the cores with training.
 
 Method: `--images` JPEG files (PIL, quality 90) of 3 classes, 64 to 128 px on a side (smooth class-tinted
 gradients with noise, so they compress as photos do), are written to a temporary folder. Then, at the data's
