@@ -74,8 +74,9 @@ def check_storage(config: SearchConfig) -> None:
     _connect(config)
 
 
-def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
-    """The study storage, checked: reachable, and holding the study exactly when resuming."""
+def _connect(config: SearchConfig, write_ahead: bool = False) -> optuna.storages.RDBStorage:
+    """The study storage, checked: reachable, and holding the study exactly when resuming; a SQLite file
+    switched to its write-ahead log with `write_ahead` (once the checks passed: a check changes no byte)."""
     url = config.storage_url
     if config.storage is None:
         writable_directory(config.run_dir)  # the default SQLite file lives there
@@ -85,8 +86,6 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
         for attempt in range(3):
             try:
                 storage = optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=None)
-                if url.startswith("sqlite"):
-                    _write_ahead(storage)
                 break
             except sqlalchemy.exc.IntegrityError:  # another process created the tables at the same moment
                 if attempt == 2:
@@ -108,6 +107,8 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
     if differences:
         raise SearchError(f"the study was recorded with {'; '.join(differences)}; resuming (or adding a worker) "
                           "needs the same space, budget, objective and proxy (training recipe and data)")
+    if write_ahead and url.startswith("sqlite"):
+        _write_ahead(storage)
     return storage
 
 
@@ -168,7 +169,7 @@ def _shown(value: Any) -> str:
 def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.Study:
     """Create the study, or load it on --resume; never silently start over a recorded one. Its sampler
     holds the parameters in `fixed` at their values."""
-    storage = _connect(config)
+    storage = _connect(config, write_ahead=True)
     study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config, fixed),
                                 directions=["maximize", "minimize"], load_if_exists=True)
     study.set_user_attr("settings", study_settings(config))
