@@ -2,8 +2,9 @@
 
 Installs nothing (run it with the environment `install.sh` made, which keeps the machine's CUDA torch).
 Three steps, each under its own time limit, whose figures go to experiments/gpu_check.md:
-1. the CUDA tests (`pytest -m cuda tests/test_cuda.py`: device choice, precision by capability, full-precision
-   evaluation, memory given back after an out-of-memory trial, a search of fractional GPU trials);
+1. the CUDA tests (`pytest -m cuda tests/test_cuda.py tests/test_stream.py`: device choice, precision by
+   capability, full-precision evaluation, memory given back after an out-of-memory trial, a search of
+   fractional GPU trials, an image folder streamed to the GPU);
 2. mobilenet_v2 and resnet50 trained by the proxy trainer (`nas.training.evaluate.evaluate`: channels_last,
    the precision `nas.training.device.precision` chooses) on synthetic ImageNet-shaped data (224 px, 1,000
    classes, held on the GPU): a warm-up epoch (cuDNN's algorithm choice, the allocator), then one measured
@@ -75,7 +76,8 @@ def run_tests() -> dict:
     """The CUDA tests in a child pytest; its summary line and, when something failed, its tail."""
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", "tests/test_cuda.py"], cwd=ROOT,
+        files = ["tests/test_cuda.py", "tests/test_stream.py"]
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "cuda", *files], cwd=ROOT,
                               capture_output=True, text=True, timeout=LIMITS["tests"], check=False)
         lines = (done.stdout + done.stderr).strip().splitlines()
         result = {"ok": done.returncode == 0, "summary": lines[-1] if lines else "(no output)",
@@ -150,7 +152,7 @@ def report(tests: dict, training: dict, searched: dict, peak_note: str, total: f
     command = (f"Command: `.venv/bin/python experiments/gpu_check.py` (installs nothing; {time.strftime('%Y-%m-%d')}, "
                f"{total:.0f} s in all)")
     lines = ["# GPU check", "", command, "", f"Machine: {machine()}.", "", f"## CUDA tests ({tests['seconds']:.0f} s)",
-             "", f"`pytest -m cuda tests/test_cuda.py`: {tests['summary']}"]
+             "", f"`pytest -m cuda tests/test_cuda.py tests/test_stream.py`: {tests['summary']}"]
     if tests["tail"]:
         lines += ["", "```", tests["tail"], "```"]
     lines += ["", f"## Training throughput ({training['seconds']:.0f} s)", "",

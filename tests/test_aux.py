@@ -142,9 +142,9 @@ def test_export_leaves_them_out(tmp_path, monkeypatch):
 
     spec = small([AuxHead(1, 2, HEAD)])
     built = []
-    monkeypatch.setattr(export_module, "front_spec", lambda run_dir, rank, storage=None: spec)
+    (tmp_path / "aux.json").write_text(spec.to_json())
     monkeypatch.setattr(export_module, "build", lambda s, *a, **k: built.append((a, k)) or build(s, *a, **k))
-    path = export_module.export(tmp_path, fmt="torchscript", output=tmp_path / "net.pt")
+    path = export_module.export(tmp_path / "aux.json", fmt="torchscript", output=tmp_path / "net.pt").path
     assert built == [((), {})]  # the deployed network: built without aux=True
     module = torch.jit.load(str(path)).train()
     assert isinstance(module(torch.randn(1, 3, 32, 32)), torch.Tensor)

@@ -75,8 +75,8 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _score(args: argparse.Namespace) -> None:
-    from nas.training.data import load
     from nas.training.oneshot import calibration_images, score
+    from nas.training.stream import open_data
     from nas.training.supernet import load_supernet
     from search_spaces.counting import count
     from search_spaces.errors import SpaceError
@@ -85,11 +85,11 @@ def _score(args: argparse.Namespace) -> None:
         raise SpaceError("-n must be at least 0 and --calibration-images at least 1")
     trained = load_supernet(args.run_dir, args.device)
     net, space, job = trained.supernet, trained.space, trained.job
-    data = load(job.data, args.device)
+    data = open_data(job.data, args.device)
     sample = calibration_images(data, args.calibration_images)
     points = [("largest", space.largest()), ("smallest", space.smallest())]
     points += [(f"random {i}", spec) for i, spec in enumerate(itertools.islice(space.samples(args.seed), args.n), 1)]
-    print(f"supernet of {space.name} after {trained.epochs_done} epoch(s); accuracy on the {len(data.test_y):,} "
+    print(f"supernet of {space.name} after {trained.epochs_done} epoch(s); accuracy on the {data.size('test'):,} "
           f"validation images of {data.name}, BN statistics as trained and recalibrated on "
           f"{len(sample):,} training images")
     print(f"{'network':<10}{'res':>5}{'FLOPs':>9}{'params':>9}{'as trained':>12}{'recalibrated':>14}")

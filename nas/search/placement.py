@@ -7,9 +7,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from nas.training.data import Data, DataSource, load
+from nas.training.data import DataSource
 from nas.training.device import DeviceError, choose, name
 from nas.training.evaluate import measure_latency
+from nas.training.stream import Batches, open_data
 from nas.training.train import TrainConfig
 from search_spaces.spec import NetSpec
 
@@ -23,15 +24,15 @@ def granted_gpus() -> int:
     return len(ray.get_gpu_ids())
 
 
-def place(train: TrainConfig, config: dict[str, Any], spec: NetSpec, data: Data | None
-          ) -> tuple[TrainConfig, Data, dict[str, Any]]:
+def place(train: TrainConfig, config: dict[str, Any], spec: NetSpec, data: Batches | None
+          ) -> tuple[TrainConfig, Batches, dict[str, Any]]:
     """The trial's recipe on its device, its data on that device (loaded here from the config when the driver
     shared none), and what every report of the trial carries: the device, and the latency when measured.
 
     A latency study (`config[LATENCY_DEVICE]` set by the searcher once a latency is recorded) refuses, before
     training, a worker whose device differs: milliseconds of two devices do not share a front."""
     device = choose(train.device, granted_gpus())
-    data = (data if data is not None else load(DataSource(**config["data"]))).to(device)
+    data = (data if data is not None else open_data(DataSource(**config["data"]))).to(device)
     measured: dict[str, Any] = {DEVICE: name(device)}
     if train.latency:
         expected = config.get(LATENCY_DEVICE)

@@ -37,8 +37,8 @@ from nas.search.study import (
     seed_backbones,
     versions,
 )
-from nas.training.data import Data, load
 from nas.training.device import cuda_devices
+from nas.training.stream import Batches, open_data
 from search_spaces import cells, spaces
 from search_spaces.spaces.base import Space
 
@@ -96,7 +96,8 @@ def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: A
     if config.scheduler == "asha" and config.train.epochs > 1:
         scheduler = tune.schedulers.ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max",
                                                   max_t=config.train.epochs, grace_period=1, reduction_factor=2)
-    # the data is loaded once and shared by every trial; cells a user registered go to every worker
+    # the data is loaded once (a streamed folder: listed) and shared by every trial; cells a user registered go
+    # to every worker
     shared = tune.with_parameters(trial.trial_fn, data=data, cells=cells.CELLS.added())
     trainable = tune.with_resources(shared, {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
     searcher = StudySearcher(study, config, space, progress)
@@ -168,7 +169,7 @@ def _configured(config: SearchConfig | None, space: Space | str | None, settings
 
 
 def _start(config: SearchConfig, space: Space, fixed: dict[str, Any], enqueue: Sequence[dict[str, Any]],
-           data: Data) -> tuple[optuna.Study, dict]:
+           data: Batches) -> tuple[optuna.Study, dict]:
     """Open (or resume) the study, queue what it starts from, and write the run directory's run.json and
     config.json (the resolved settings: `nas search --config RUN/config.json` repeats the run)."""
     study = open_study(config, fixed)
@@ -200,7 +201,8 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     config, space = _configured(config, space, settings)
     space, fixed = check_space(config, space)
     check_resources(config)  # a trial the local Ray can never place fails here, not after an endless wait
-    data = load(config.data)  # a missing or corrupt dataset fails before anything is written,
+    data = open_data(config.data)  # a missing or corrupt dataset fails before anything is written (a streamed
+    # folder: its file list and statistics, no images; each trial decodes its own batches),
     check_storage(config)  # so does a bad storage URL,
     check_directory(config.run_dir)  # a run directory that cannot be written,
     started = _start_ray(config)  # and an unreachable cluster

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.event
 import sqlalchemy.exc
 import torch
 from optuna.trial import TrialState
@@ -24,6 +25,7 @@ from nas.search.config import SearchConfig, SearchError
 from nas.search.heartbeat import WORKER, live_workers
 from nas.search.records import METRIC_NAMES, NAMED, STATUS, TrialStatus
 from nas.search.strategies import sampler
+from nas.training.stream import DATA_RUNTIME
 from search_spaces import backbones
 from search_spaces.counting import count
 from search_spaces.spaces.base import Space
@@ -74,8 +76,9 @@ def check_storage(config: SearchConfig) -> None:
     _connect(config)
 
 
-def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
-    """The study storage, checked: reachable, and holding the study exactly when resuming."""
+def _connect(config: SearchConfig, write_ahead: bool = False) -> optuna.storages.RDBStorage:
+    """The study storage, checked: reachable, and holding the study exactly when resuming; a SQLite file
+    switched to its write-ahead log with `write_ahead` (once the checks passed: a check changes no byte)."""
     url = config.storage_url
     if config.storage is None:
         writable_directory(config.run_dir)  # the default SQLite file lives there
@@ -106,7 +109,25 @@ def _connect(config: SearchConfig) -> optuna.storages.RDBStorage:
     if differences:
         raise SearchError(f"the study was recorded with {'; '.join(differences)}; resuming (or adding a worker) "
                           "needs the same space, budget, objective and proxy (training recipe and data)")
+    if write_ahead and url.startswith("sqlite"):
+        _write_ahead(storage)
     return storage
+
+
+def _write_ahead(storage: optuna.storages.RDBStorage) -> None:
+    """SQLite with a write-ahead log and `synchronous=NORMAL`: a commit appends to the log without waiting
+    for the disk (a search commits about a dozen times per trial: 15 to 35 ms each with the default rollback
+    journal on a shared disk, 5 ms here). A killed search loses nothing; a power cut may lose the last
+    commits, never the database. (As before, the file must be on a local disk: SQLite's locking, and WAL,
+    do not work over a network file system; give --storage with a database server there.)"""
+    def pragmas(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    sqlalchemy.event.listen(storage.engine, "connect", pragmas)
+    storage.engine.dispose()  # connections opened before the listener (creating the tables) go
 
 
 # TrainConfig fields that say where and how a trial runs or is measured, not what its accuracy means: workers
@@ -120,7 +141,7 @@ def study_settings(config: SearchConfig) -> dict[str, Any]:
     of device its trials run on (cpu or cuda). A dataset's directory is not among them: each machine of a
     cluster may keep the same data elsewhere."""
     recipe = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in RUN_ONLY}
-    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k != "path"}
+    data = {k: v for k, v in dataclasses.asdict(config.data).items() if k not in ("path",) + DATA_RUNTIME}
     settings = {"space": config.space, "budget": config.budget, "objective": config.objective,
                 "proxy": recipe | {f"data.{k}": v for k, v in data.items()}
                 | {"reference_resolution": config.reference_resolution}}
@@ -149,7 +170,7 @@ def _shown(value: Any) -> str:
 def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.Study:
     """Create the study, or load it on --resume; never silently start over a recorded one. Its sampler
     holds the parameters in `fixed` at their values."""
-    storage = _connect(config)
+    storage = _connect(config, write_ahead=True)
     study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config, fixed),
                                 directions=["maximize", "minimize"], load_if_exists=True)
     study.set_user_attr("settings", study_settings(config))

@@ -15,7 +15,8 @@ one whole) and holds plain data only, read back with `torch.load(weights_only=Tr
 - `result`, after the last epoch: validation and test accuracy, or why the run failed.
 
 `DIR/train.json` says the same without the tensors. A run resumed on the CPU ends with the weights of an
-uninterrupted run, bit for bit; it keeps its own recipe and data (where it runs, RUNTIME, may change).
+uninterrupted run, bit for bit; it keeps its own recipe and data (where it runs, RUNTIME, and how many
+processes decode a streamed folder in what memory, DATA_RUNTIME, may change).
 """
 from __future__ import annotations
 
@@ -30,8 +31,9 @@ from torch import nn
 
 from nas.files import atomic_write, check_directory, writable_directory
 from nas.settings import replace_flat
-from nas.training.data import Data, DataSource
+from nas.training.data import DataSource
 from nas.training.evaluate import Metrics, TrainJob, finished, initial_model, prepare
+from nas.training.stream import DATA_RUNTIME, Batches
 from nas.training.train import EpochReport, Report, Resume, TrainConfig, TrainResult, evaluate_accuracy, fit
 from search_spaces.errors import NasError, SpecError
 from search_spaces.network import build
@@ -40,6 +42,7 @@ from search_spaces.spec import NetSpec, from_json
 FORMAT = 1
 CHECKPOINT, SUMMARY = "checkpoint.pt", "train.json"
 RUNTIME = ("device", "threads", "eval_batch_size", "check_every")  # where a run computes, not what it learns
+DATA_RUNTIMES = tuple(f"data_{name}" for name in DATA_RUNTIME)  # the same for its data, by flat name
 OTHER_RUNS = {"run.json": "a search", "supernet.json": "a supernet training"}
 
 
@@ -141,7 +144,7 @@ def resume_conflicts(found: Checkpoint, typed: dict[str, Any]) -> list[str]:
     it runs (RUNTIME) and the run directory may change."""
     fields = TrainJob.fields()
     stored = TrainJob(found.train, found.data)
-    asked = {k: v for k, v in typed.items() if k in fields and k not in RUNTIME + ("run_dir",)}
+    asked = {k: v for k, v in typed.items() if k in fields and k not in RUNTIME + DATA_RUNTIMES + ("run_dir",)}
     wanted = replace_flat(stored, fields, asked)
     out = []
     for name in asked:
@@ -157,7 +160,7 @@ def train(spec: NetSpec | None, job: TrainJob = TrainJob(), ref: str = "", resum
           report: Report | None = None) -> Trained:
     """Train `spec` with `job` (its recipe, its data), checkpointing into `job.run_dir` after every epoch
     when it is set; `resume=True` continues the run found there with its own recipe and data (only RUNTIME
-    settings come from `job`), and `spec` None means the run's own network."""
+    and DATA_RUNTIME settings come from `job`), and `spec` None means the run's own network."""
     found = check_run_dir(job.run_dir, resume) if job.run_dir else None
     if found is not None:
         if spec is not None and spec.digest() != found.source.digest():
@@ -165,7 +168,8 @@ def train(spec: NetSpec | None, job: TrainJob = TrainJob(), ref: str = "", resum
                                   f"{found.source.digest()[:12]}); give it no SPEC, or another --run-dir")
         spec, ref = found.source, found.ref
         runtime = {name: getattr(job.train, name) for name in RUNTIME}
-        job = TrainJob(dataclasses.replace(found.train, **runtime), found.data, job.run_dir)
+        data = dataclasses.replace(found.data, **{name: getattr(job.data, name) for name in DATA_RUNTIME})
+        job = TrainJob(dataclasses.replace(found.train, **runtime), data, job.run_dir)
     if spec is None:
         raise CheckpointError(f"nothing to resume in {job.run_dir}: give the network to train")
     ready = prepare(spec, job.train, job.data)
@@ -184,19 +188,19 @@ def train(spec: NetSpec | None, job: TrainJob = TrainJob(), ref: str = "", resum
     return Trained(finished(ready.base, result), path, found.epochs_done if found else 0)
 
 
-def _describe(data: Data) -> dict[str, Any]:
+def _describe(data: Batches) -> dict[str, Any]:
     return {"name": data.name, "channels": data.channels, "num_classes": data.num_classes,
             "resolution": data.resolution, "mean": list(data.mean), "std": list(data.std),
-            "images": {"train": len(data.train_y), "val": len(data.val_y), "test": len(data.test_y)}}
+            "images": {split: data.size(split) for split in ("train", "val", "test")}}
 
 
-def _restore(found: Checkpoint, model: nn.Module, proxy: NetSpec, data: Data) -> Resume:
+def _restore(found: Checkpoint, model: nn.Module, proxy: NetSpec, data: Batches) -> Resume:
     """The run's state where it stopped: weights into `model`, torch's generators, the optimizer's state."""
     if proxy != found.spec or _describe(data) != found.dataset:
         raise CheckpointError(f"{found.path}: the data loads differently now ({data.name}, {data.channels}x"
-                              f"{data.resolution}x{data.resolution}, {len(data.train_y)} training images) than "
+                              f"{data.resolution}x{data.resolution}, {data.size()} training images) than "
                               "when the run started; resume it where its data is the same")
-    device = data.train_x.device
+    device = data.device
     if found.state.get("device") != device.type:
         raise CheckpointError(f"{found.path}: the run trained on {found.state.get('device')}; resume it with "
                               f"--device {found.state.get('device')} (its generators are of that device)")
@@ -208,7 +212,7 @@ def _restore(found: Checkpoint, model: nn.Module, proxy: NetSpec, data: Data) ->
                   found.state["generator"].cpu())
 
 
-def _stored_result(found: Checkpoint, model: nn.Module, data: Data, config: TrainConfig, start: Resume
+def _stored_result(found: Checkpoint, model: nn.Module, data: Batches, config: TrainConfig, start: Resume
                    ) -> TrainResult:
     """The result of a run that had ended (trained all its epochs, failed, or stopped early): as recorded, or
     measured now where a kill came between the last epoch's checkpoint and the result's."""
@@ -218,7 +222,7 @@ def _stored_result(found: Checkpoint, model: nn.Module, data: Data, config: Trai
         r = found.result
         return TrainResult(r.get("accuracy"), r.get("epochs_run", len(start.history)), seconds, rate, start.history,
                            r.get("failure"), bool(r.get("stopped_early")), r.get("test_accuracy"))
-    device = data.train_x.device
+    device = data.device
     val = evaluate_accuracy(model, data, config.eval_batch_size, device)[0]
     test = evaluate_accuracy(model, data, config.eval_batch_size, device, "test")[0]
     return TrainResult(val, len(start.history), seconds, rate, start.history, None, False, test)
@@ -227,9 +231,9 @@ def _stored_result(found: Checkpoint, model: nn.Module, data: Data, config: Trai
 class _Saver:
     """`fit`'s per-epoch callback: the run's checkpoint and summary, written whole or not at all."""
 
-    def __init__(self, run_dir: Path, ref: str, source: NetSpec, spec: NetSpec, job: TrainJob, data: Data,
+    def __init__(self, run_dir: Path, ref: str, source: NetSpec, spec: NetSpec, job: TrainJob, data: Batches,
                  model: nn.Module) -> None:
-        self.run_dir, self.model, self.device = run_dir, model, data.train_x.device
+        self.run_dir, self.model, self.device = run_dir, model, data.device
         self.fixed = {"format": FORMAT, "kind": "train", "ref": ref, "source": source.to_json(None),
                       "spec": spec.to_json(None), "train": dataclasses.asdict(job.train),
                       "data": dataclasses.asdict(job.data), "dataset": _describe(data), "epochs": job.train.epochs,

@@ -6,7 +6,8 @@ Sources (`DataSource.kind`), the first two shipped inside registry packages, so 
 - `digits`: scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes), upsampled once to 32x32.
 - `cifar10` / `cifar100`: a directory in the standard python format (`data_batch_1..5` + `test_batch`, or
   `train` + `test`), read with a restricted unpickler that only rebuilds numpy arrays.
-- `folder`: a directory with one subfolder per class of image files, resized to `resolution`.
+- `folder`: a directory with one subfolder per class of image files, resized to `resolution`; one too large
+  for memory is streamed from disk instead (`nas.training.stream`: the `Batches` a trainer reads, as `Data`).
 - `synthetic`: random images of any shape, for benchmarks (labels carry no signal).
 
 Augmentation (`augment`) is random-crop with zero padding and, where mirroring keeps the label, horizontal
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,8 @@ from search_spaces.errors import NasError
 
 KINDS = ("mnist", "digits", "cifar10", "cifar100", "folder", "synthetic")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".ppm", ".tif", ".tiff")
-MAX_FOLDER_IMAGES = 200_000  # an image folder is held in memory: refuse what cannot fit
+MAX_FOLDER_IMAGES = 200_000  # an image folder held in memory: refuse what cannot fit (stream it instead)
+STREAM_MODES = ("auto", "memory", "stream")
 MAX_SYNTHETIC_GIB = 4  # synthetic images are held in memory too
 DATA_HELP = "mnist (default), digits, cifar10:DIR, cifar100:DIR, folder:DIR or synthetic:CHANNELS,RESOLUTION,CLASSES,SIZE"
 
@@ -54,6 +57,12 @@ class DataSource:
     channels: int = setting(3, "synthetic only: image channels", cli=False)
     num_classes: int = setting(10, "synthetic only: classes", cli=False)
     size: int = setting(1024, "synthetic only: train images (test gets a quarter), at least 8", cli=False)
+    stream: str = setting("auto", "folder only: memory (decode all once, hold in memory), stream (decode each "
+                                  "batch from disk in worker processes) or auto (stream past --data-memory-gib)")
+    memory_gib: float = setting(4.0, "auto streams a folder whose decoded images (count x 3 x side^2 bytes) pass "
+                                     "this many GiB, or with over 200,000 images")
+    workers: int | None = setting(None, "streaming: image-decoding processes (0: none, decode in the training "
+                                        "process); None: one per CPU core, at most 8")
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -66,6 +75,13 @@ class DataSource:
             raise DataError(f"dataset holdout must be in (0, 1), got {self.holdout}")
         if not 0.0 < self.validation < 1.0:
             raise DataError(f"dataset validation fraction must be in (0, 1), got {self.validation}")
+        if self.stream not in STREAM_MODES:
+            raise DataError(f"dataset stream must be one of {', '.join(STREAM_MODES)}; got {self.stream!r}")
+        if self.stream == "stream" and self.kind != "folder":
+            raise DataError(f"streaming reads an image folder (--data folder:DIR); {self.kind} is held in memory")
+        if not self.memory_gib > 0 or (self.workers is not None and not 0 <= self.workers <= 64):
+            raise DataError(f"dataset memory_gib must be positive and workers in [0, 64]; got {self.memory_gib} "
+                            f"and {self.workers}")
         if self.kind == "synthetic":
             for name, value, low, high in (("channels", self.channels, 1, 64), ("classes", self.num_classes, 2, 100_000),
                                            ("size", self.size, 8, 1_000_000)):
@@ -126,6 +142,31 @@ class Data:
         move = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
         return replace(self, **move)
 
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    def size(self, split: str = "train") -> int:
+        return len(getattr(self, f"{split}_y"))
+
+    def train_batches(self, batch: int, generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor]]:
+        """One epoch of full batches (no partial one: BN sees full batches), in an order drawn from `generator`."""
+        order = torch.randperm(len(self.train_y), generator=generator, device=self.device)
+        for i in range(len(order) // batch):
+            idx = order[i * batch:(i + 1) * batch]
+            yield self.train_x[idx], self.train_y[idx]
+
+    def eval_batches(self, split: str, batch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """A split (val or test) in order, in batches of `batch` (the last may be smaller)."""
+        images, labels = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+        for start in range(0, len(labels), batch):
+            yield images[start:start + batch], labels[start:start + batch]
+
+    def sample(self, count: int, seed: int) -> tuple[Tensor, Tensor]:
+        """`count` training images and labels: the first of a permutation seeded by `seed` (any machine)."""
+        order = torch.randperm(len(self.train_y), generator=torch.Generator().manual_seed(seed))[:count].to(self.device)
+        return self.train_x[order], self.train_y[order]
+
 
 def parse_data(text: str | None, resolution: int | None = None) -> DataSource:
     """A DataSource from what a user types: `mnist`, `digits`, `cifar10:DIR`, `cifar100:DIR`, `folder:DIR` or
@@ -169,13 +210,20 @@ def _finish(name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]
     train on (BatchNorm needs two images in a batch) or to evaluate on (telling a dead network, which gives
     every image the same output, from a live one needs two images)."""
     train, val = _split(*train, source.validation, source.seed, minimum=2)
-    if min(len(train[1]), len(val[1]), len(test[1])) < 2:
-        raise DataError(f"{name}: {len(train[1])} training, {len(val[1])} validation and {len(test[1])} test "
-                        "images; each split needs at least 2: give more images")
-    scaled = train[0].float() / 255
-    mean = tuple(scaled.mean(dim=(0, 2, 3)).tolist())
-    std = tuple(max(s, 1e-3) for s in scaled.std(dim=(0, 2, 3)).tolist())
-    return Data(name, train[0], train[1], val[0], val[1], test[0], test[1], classes, mean, std, flip)
+    check_splits(name, len(train[1]), len(val[1]), len(test[1]))
+    return Data(name, train[0], train[1], val[0], val[1], test[0], test[1], classes, *statistics(train[0]), flip)
+
+
+def check_splits(name: str, train: int, val: int, test: int) -> None:
+    if min(train, val, test) < 2:  # BN trains on 2 images at least; a dead network shows on 2 different ones
+        raise DataError(f"{name}: {train} training, {val} validation and {test} test images; each split needs "
+                        "at least 2: give more images")
+
+
+def statistics(x: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std (at least 1e-3) of uint8 images, on the 0..1 scale."""
+    scaled = x.float() / 255
+    return tuple(scaled.mean(dim=(0, 2, 3)).tolist()), tuple(max(s, 1e-3) for s in scaled.std(dim=(0, 2, 3)).tolist())
 
 
 def _split(x: Tensor, y: Tensor, holdout: float, seed: int, minimum: int = 1
@@ -288,34 +336,47 @@ def _cifar(source: DataSource) -> Data:
     return _finish(source.kind, train, _read_batch(test_file, label_key, classes), classes, True, source)
 
 
-def _folder(source: DataSource) -> Data:
-    from PIL import Image, UnidentifiedImageError
-
-    root = Path(source.path or "")
+def list_folder(root: Path) -> tuple[list[Path], list[int], int]:
+    """The image files of a folder of class subfolders (classes and files in sorted order), their labels
+    and the number of classes; DataError when there is no class folder, or one without images."""
     expected = "an image folder (one subfolder of images per class)"
     classes = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not classes:
         raise DataError(f"{root}: expected {expected}; found no class subfolders")
-    side, images, labels = source.resolution or 32, [], []
+    files, labels = [], []
     for label, folder in enumerate(classes):
-        files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        found = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
             raise DataError(f"{folder}: expected image files ({', '.join(IMAGE_SUFFIXES)}) in class folder {folder.name!r}")
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    pixels = np.asarray(img.convert("RGB").resize((side, side), Image.BILINEAR), dtype=np.uint8)
-            except (UnidentifiedImageError, OSError, ValueError) as err:
-                raise DataError(f"{file}: not a readable image ({type(err).__name__})") from None
-            images.append(torch.from_numpy(pixels.copy()).permute(2, 0, 1))
-            labels.append(label)
-            if len(images) > MAX_FOLDER_IMAGES:
-                raise DataError(f"{root}: more than {MAX_FOLDER_IMAGES} images; an image folder is held in memory")
+        files += found
+        labels += [label] * len(found)
+    return files, labels, len(classes)
+
+
+def decode(file: Path | str, side: int) -> np.ndarray:
+    """An image file as uint8 RGB pixels (side, side, 3), resized bilinearly (a JPEG decoded at a power-of-two
+    reduction still at least `side`: several times faster on large photos); DataError if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            img.draft("RGB", (side, side))
+            return np.asarray(img.convert("RGB").resize((side, side), Image.BILINEAR), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise DataError(f"{file}: not a readable image ({type(err).__name__})") from None
+
+
+def _folder(source: DataSource) -> Data:
+    root = Path(source.path or "")
+    files, labels, classes = list_folder(root)
+    if len(files) > MAX_FOLDER_IMAGES:
+        raise DataError(f"{root}: {len(files):,} images, over {MAX_FOLDER_IMAGES:,} to hold in memory: --data-stream stream")
+    images = [torch.from_numpy(decode(file, source.resolution or 32).copy()).permute(2, 0, 1) for file in files]
     train, test = _split(torch.stack(images), torch.tensor(labels), source.holdout, source.seed)
-    return _finish(root.name or "folder", train, test, len(classes), True, source)
+    return _finish(root.name or "folder", train, test, classes, True, source)
 
 
-def normalize(x: Tensor, data: Data, dtype: torch.dtype = torch.float32) -> Tensor:
+def normalize(x: Tensor, data: Any, dtype: torch.dtype = torch.float32) -> Tensor:
     """uint8 images to floats standardised by the train split's per-channel mean and std."""
     mean, std = data.constants(x.device, dtype)
     return (x.to(dtype) / 255 - mean) / std

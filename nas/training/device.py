@@ -110,10 +110,25 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast(device.type, dtype)
 
 
+FULL_COLLECTION_EVERY = 50  # releases between collections that also walk the frozen objects
+
+
 def release_memory() -> None:
     """Free what a finished or failed run left: reference cycles collected, then CUDA's cached blocks given
     back (only where this process has used CUDA). Call it after the exception that failed the run is gone:
-    its traceback holds the model, the optimiser and the data."""
+    its traceback holds the model, the optimiser and the data.
+
+    A full collection walks every object of the process (torch, Ray and Optuna hold about 300,000: 0.35 to
+    0.7 s measured, most of a tiny trial's overhead), so what survives a release is frozen (`gc.freeze`: left
+    out of later collections, still freed by reference counting) and the next release walks only what was
+    made since; every FULL_COLLECTION_EVERY releases the frozen objects are collected too."""
+    _releases[0] += 1
+    if _releases[0] % FULL_COLLECTION_EVERY == 0:
+        gc.unfreeze()
     gc.collect()
+    gc.freeze()
     if torch.cuda.is_initialized():
         torch.cuda.empty_cache()
+
+
+_releases = [0]

@@ -19,8 +19,9 @@ import torch
 
 from nas.settings import Flat, flat_fields, setting
 from nas.training.auxiliary import describe_aux
-from nas.training.data import DATA_HELP, Data, DataError, DataSource, load, parse_data
+from nas.training.data import DATA_HELP, DataError, DataSource, parse_data
 from nas.training.device import autocast
+from nas.training.stream import Batches, open_data
 from nas.training.train import EpochReport, Report, TrainConfig, TrainResult, fit, resolve_device
 from search_spaces.counting import aux_costs, count
 from search_spaces.errors import SpecError
@@ -66,7 +67,7 @@ class Metrics:
     aux_skipped: str | None = None  # why the spec's auxiliary heads were not trained (they do not fit the side)
 
 
-def adapt(spec: NetSpec, data: Data) -> NetSpec:
+def adapt(spec: NetSpec, data: Batches) -> NetSpec:
     """The spec built for the dataset: its channels and classes, at the data's side, or at the smallest
     larger side it accepts (up to its own resolution) when its feature map would vanish at the data's
     (AlexNet on 28 px digits); SpecError when none fits. Train it on `data.resized(adapted.resolution)`."""
@@ -106,18 +107,19 @@ class Prepared:
 
     base: Metrics
     proxy: NetSpec | None
-    data: Data
+    data: Batches
     device: torch.device
 
 
-def prepare(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None) -> Prepared:
+def prepare(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Batches | DataSource | None = None
+            ) -> Prepared:
     """Threads, device and data for training `spec` (default data: the digits); DataError for data errors."""
     torch.set_num_threads(config.threads or os.cpu_count() or 1)
     device = resolve_device(config.device)
-    if not isinstance(data, Data):
-        data = load(data)
-    if not isinstance(data, Data):
-        raise DataError("evaluate needs a Data, a DataSource or None")
+    if data is None or isinstance(data, DataSource):
+        data = open_data(data)
+    if not hasattr(data, "train_batches"):
+        raise DataError("evaluate needs a Data, a FolderStream, a DataSource or None")
     data = data.to(device)
     cost = count(spec)
     base = Metrics(None, cost.macs, cost.params, 0.0, 0.0, 0, data.resolution, device.type)
@@ -152,7 +154,7 @@ def finished(base: Metrics, result: TrainResult) -> Metrics:
         history=result.history, test_accuracy=result.test_accuracy)
 
 
-def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Data | DataSource | None = None,
+def evaluate(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Batches | DataSource | None = None,
              report: Report | None = None) -> Metrics:
     """Proxy-train `spec` on `data` (default: the digits) and measure it. Data errors raise DataError;
     everything about the candidate itself comes back as Metrics.failure."""

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor, nn
 
-from nas.training.data import Data, _resize, normalize
+from nas.training.data import _resize, normalize
+from nas.training.stream import Batches
 from search_spaces.spec import NetSpec
 from search_spaces.supernet import Supernet
 
@@ -32,21 +33,20 @@ CALIBRATION_SEED = 0
 REFERENCE_RESOLUTION = 224
 
 
-def proxy_side(spec: NetSpec, data: Data, reference: int = REFERENCE_RESOLUTION) -> int:
+def proxy_side(spec: NetSpec, data: Batches, reference: int = REFERENCE_RESOLUTION) -> int:
     """The image side a point trains and is scored at on `data` (see the module's notes)."""
     return max(8, round(data.resolution * spec.resolution / reference))
 
 
-def batch(x: Tensor, side: int, data: Data) -> Tensor:
+def batch(x: Tensor, side: int, data: Batches) -> Tensor:
     """uint8 images resized to `side` (as `Data.resized` resizes), normalised, channels_last on CUDA."""
     x = normalize(_resize(x, side), data)
     return x.contiguous(memory_format=torch.channels_last) if x.device.type == "cuda" else x
 
 
-def calibration_images(data: Data, images: int = CALIBRATION_IMAGES, seed: int = CALIBRATION_SEED) -> Tensor:
+def calibration_images(data: Batches, images: int = CALIBRATION_IMAGES, seed: int = CALIBRATION_SEED) -> Tensor:
     """A fixed sample of training images (uint8): the same for every sub-network scored on `data`."""
-    order = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(seed))
-    return data.train_x[order[:images].to(data.train_x.device)]
+    return data.sample(images, seed)[0]
 
 
 @torch.no_grad()
@@ -67,25 +67,24 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[Tensor]) -> None:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, data: Data, side: int, batch_size: int = 256) -> float:
+def accuracy(model: nn.Module, data: Batches, side: int, batch_size: int = 256) -> float:
     """Top-1 accuracy on the validation (test) images of `data` at `side` (eval mode, bf16 on CUDA)."""
     model.eval()
-    device = data.test_x.device
+    device = data.device
     correct = torch.zeros((), dtype=torch.long, device=device)
     with torch.autocast(device.type, torch.bfloat16, enabled=device.type == "cuda"):
-        for start in range(0, len(data.test_y), batch_size):
-            out = model(batch(data.test_x[start:start + batch_size], side, data))
-            correct += (out.argmax(1) == data.test_y[start:start + batch_size]).sum()
-    return correct.item() / max(1, len(data.test_y))
+        for images, labels in data.eval_batches("test", batch_size):
+            correct += (model(batch(images, side, data)).argmax(1) == labels).sum()
+    return correct.item() / max(1, data.size("test"))
 
 
-def score(supernet: Supernet, spec: NetSpec, data: Data, recalibrate: bool = True,
+def score(supernet: Supernet, spec: NetSpec, data: Batches, recalibrate: bool = True,
           calibration: Tensor | None = None, batch_size: int = 256, reference: int = REFERENCE_RESOLUTION) -> float:
     """Validation accuracy (0..1) of a point of the supernet's space, with the weights it inherits: the
     extracted sub-network, its batch norms recalibrated first (on `calibration`, uint8 training images,
     default `calibration_images(data)`) unless `recalibrate=False`. The supernet is left as it was."""
     model = supernet.extract(spec)
-    if data.test_x.device.type == "cuda":
+    if data.device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     side = proxy_side(spec, data, reference)
     if recalibrate:

@@ -21,8 +21,9 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from nas.training.data import Data, normalize
+from nas.training.data import normalize
 from nas.training.evaluate import adapt
+from nas.training.stream import Batches
 from search_spaces.errors import NasError
 from search_spaces.network import build
 from search_spaces.spec import NetSpec
@@ -101,7 +102,7 @@ PROXIES: dict[str, Callable[[nn.Module, Tensor, Tensor], float]] = {
 }
 
 
-def score(spec: NetSpec, data: Data, names: tuple[str, ...] = tuple(PROXIES), batch_size: int = 64,
+def score(spec: NetSpec, data: Batches, names: tuple[str, ...] = tuple(PROXIES), batch_size: int = 64,
           seed: int = 0) -> dict[str, float]:
     """Each named score of `spec` built for the dataset (its resolution, channels and classes), on one
     seeded batch of training images, from one seeded initialisation."""
@@ -110,9 +111,8 @@ def score(spec: NetSpec, data: Data, names: tuple[str, ...] = tuple(PROXIES), ba
         raise NasError(f"unknown zero-cost score(s) {unknown}; known: {', '.join(PROXIES)}")
     proxy = adapt(spec, data)
     data = data.resized(proxy.resolution)  # itself unless the network needs a larger side
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(data.train_y), generator=gen)[:batch_size].to(data.train_y.device)
-    x, y = normalize(data.train_x[idx], data), data.train_y[idx]
+    x, y = data.sample(batch_size, seed)  # a seeded batch, the same for every network
+    x = normalize(x, data)
     torch.manual_seed(seed)
     model = build(proxy).to(x.device)
     scores = {}

@@ -36,8 +36,9 @@ from torch import Tensor
 
 from nas.files import atomic_write, check_directory, writable_directory
 from nas.settings import Flat, flat_fields, replace_flat, setting
-from nas.training.data import DATA_HELP, Data, DataSource, augment, load, parse_data
+from nas.training.data import DATA_HELP, DataSource, augment, parse_data
 from nas.training.oneshot import REFERENCE_RESOLUTION, batch, calibration_images, proxy_side, score
+from nas.training.stream import DATA_RUNTIME, Batches, open_data
 from nas.training.train import TrainConfig, lr_at, param_groups, resolve_device
 from search_spaces import spaces
 from search_spaces.errors import NasError
@@ -152,7 +153,8 @@ def resume_conflicts(run_dir: str | Path, given: dict[str, Any]) -> list[str]:
     with; where it runs (RUNTIME) may change."""
     job, _, _ = read_run(run_dir)
     fields = SupernetJob.fields()
-    asked = {k: v for k, v in given.items() if k in fields and k not in RUNTIME + ("run_dir",)}
+    runtime = RUNTIME + tuple(f"data_{name}" for name in DATA_RUNTIME) + ("run_dir",)
+    asked = {k: v for k, v in given.items() if k in fields and k not in runtime}
     wanted = replace_flat(job, fields, asked)
     return [f"{name} (the run has {_value(job, fields[name])!r})" for name in asked
             if _value(wanted, fields[name]) != _value(job, fields[name])]
@@ -173,15 +175,16 @@ def _start(job: SupernetJob, resume: bool, space: ElasticSpace | None) -> tuple[
                                 "--run-dir")
         stored, space, _ = read_run(run_dir)
         runtime = {name: getattr(job.train, name) for name in RUNTIME}
-        return dataclasses.replace(stored, run_dir=job.run_dir, train=dataclasses.replace(stored.train, **runtime)), \
-            space, run_dir
+        data = dataclasses.replace(stored.data, **{name: getattr(job.data, name) for name in DATA_RUNTIME})
+        return dataclasses.replace(stored, run_dir=job.run_dir, train=dataclasses.replace(stored.train, **runtime),
+                                   data=data), space, run_dir
     space = space if space is not None else elastic_space(job.space)
     if not isinstance(space, ElasticSpace):
         raise SupernetError(f"a supernet needs an elastic space, not {type(space).__name__}")
     return dataclasses.replace(job, space=space.name), space, run_dir
 
 
-def _save_settings(run_dir: Path, job: SupernetJob, space: ElasticSpace, data: Data) -> None:
+def _save_settings(run_dir: Path, job: SupernetJob, space: ElasticSpace, data: Batches) -> None:
     stored = {"format": FORMAT, "space": space.to_dict(), "in_channels": data.channels,
               "num_classes": data.num_classes, "job": job.to_dict()}
     atomic_write(run_dir / SETTINGS, lambda f: f.write(json.dumps(stored, indent=2).encode()))
@@ -229,7 +232,7 @@ def _soft_cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
-def _step(net: Supernet, specs: list[NetSpec], x: Tensor, y: Tensor, data: Data, job: SupernetJob) -> Tensor:
+def _step(net: Supernet, specs: list[NetSpec], x: Tensor, y: Tensor, data: Batches, job: SupernetJob) -> Tensor:
     """Forward and backward every sub-network of one step (gradients add up); the largest's loss."""
     device = x.device
     teacher, first = None, None
@@ -248,22 +251,20 @@ def _step(net: Supernet, specs: list[NetSpec], x: Tensor, y: Tensor, data: Data,
     return first
 
 
-def _epoch(net: Supernet, opt: torch.optim.Optimizer, data: Data, job: SupernetJob, space: ElasticSpace, epoch: int,
+def _epoch(net: Supernet, opt: torch.optim.Optimizer, data: Batches, job: SupernetJob, space: ElasticSpace, epoch: int,
            progress: Callable[[Progress], None] | None) -> tuple[float, float]:
     """One epoch of sandwich steps: (the largest network's mean loss, seconds)."""
-    config, device = job.train, data.train_x.device
+    config, device = job.train, data.device
     seed = _seed(config.seed, epoch)
     torch.manual_seed(seed)  # dropout draws from the global generators
     gen = torch.Generator(device=device).manual_seed(seed)
-    size = min(config.batch_size, len(data.train_y))
-    steps = len(data.train_y) // size  # the last partial batch is dropped so BN sees full batches
+    size = min(config.batch_size, data.size("train"))
+    steps = data.size("train") // size  # the last partial batch is dropped so BN sees full batches
     warmup, flip = round(config.warmup_epochs * steps), config.flip and data.flip
-    order, draws = torch.randperm(len(data.train_y), generator=gen, device=device), _subnets(space, job, epoch)
+    draws = _subnets(space, job, epoch)
     net.train()
     loss_sum, start = torch.zeros((), device=device), _clock(device)
-    for i in range(steps):
-        idx = order[i * size:(i + 1) * size]
-        x, y = data.train_x[idx], data.train_y[idx]
+    for i, (x, y) in enumerate(data.train_batches(size, gen)):  # the order drawn from gen, then crops
         if config.crop_padding or flip:
             x = augment(x, config.crop_padding, flip, gen)
         for group in opt.param_groups:
@@ -300,7 +301,7 @@ def train_supernet(job: SupernetJob = SupernetJob(), resume: bool = False,
     job, space, run_dir = _start(job, resume, space)
     torch.set_num_threads(job.train.threads or os.cpu_count() or 1)
     device = resolve_device(job.train.device)
-    data = load(job.data, device)
+    data = open_data(job.data, device)
     writable_directory(run_dir)
     if not (run_dir / SETTINGS).exists():
         _save_settings(run_dir, job, space, data)
@@ -321,9 +322,9 @@ def train_supernet(job: SupernetJob = SupernetJob(), resume: bool = False,
         if job.sort_channels:
             net.sort_channels(opt)
         loss, seconds = _epoch(net, opt, data, job, space, epoch, progress)
-        steps = len(data.train_y) // min(job.train.batch_size, len(data.train_y))
-        entry = {"epoch": epoch, "loss": loss, "seconds": seconds,
-                 "images_per_second": steps * min(job.train.batch_size, len(data.train_y)) / max(seconds, 1e-9)}
+        size = min(job.train.batch_size, data.size("train"))
+        steps = data.size("train") // size
+        entry = {"epoch": epoch, "loss": loss, "seconds": seconds, "images_per_second": steps * size / max(seconds, 1e-9)}
         for name, spec in (("largest", space.largest()), ("smallest", space.smallest())):
             entry[name] = score(net, spec, data, True, calibration, job.train.eval_batch_size, job.reference_resolution)
         history.append(entry)

@@ -1,4 +1,4 @@
-"""Proxy training: a short, honest SGD run of a candidate on an in-memory dataset.
+"""Proxy training: a short, honest SGD run of a candidate on a dataset in memory or streamed (`Batches`).
 
 SGD with Nesterov momentum and label smoothing; a linear warm-up, then cosine or one-cycle (linear) decay
 to zero, set per step; weight decay on conv and linear weights only (norms and biases are not decayed);
@@ -21,9 +21,10 @@ from torch import Tensor, nn
 
 from nas.settings import setting
 from nas.training.auxiliary import training_loss
-from nas.training.data import Data, augment, normalize
+from nas.training.data import augment, normalize
 from nas.training.device import autocast, choose
 from nas.training.optim import OPTIMIZERS, make_optimizer
+from nas.training.stream import Batches
 from search_spaces.errors import NasError
 
 SCHEDULES = ("cosine", "onecycle")
@@ -159,27 +160,25 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def evaluate_accuracy(model: nn.Module, data: Data, batch_size: int, device: torch.device,
+def evaluate_accuracy(model: nn.Module, data: Batches, batch_size: int, device: torch.device,
                       split: str = "val") -> tuple[float, bool]:
     """Top-1 accuracy on a split (`val` or `test`; eval mode, no gradients, full precision: no ties of bf16
     logits), and whether the network gave every image the same output: a dead network, whose accuracy is
     one class's share."""
-    images, labels = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)
     low = high = None
     with torch.inference_mode():
-        for start in range(0, len(labels), batch_size):
-            x = _prepare(images[start:start + batch_size], data, device)
-            out = model(x)
-            correct += (out.argmax(1) == labels[start:start + batch_size]).sum()
+        for images, labels in data.eval_batches(split, batch_size):
+            out = model(_prepare(images, data, device))
+            correct += (out.argmax(1) == labels).sum()
             low = out.amin(0) if low is None else torch.minimum(low, out.amin(0))
             high = out.amax(0) if high is None else torch.maximum(high, out.amax(0))
     constant = low is not None and bool(torch.equal(low, high))
-    return correct.item() / max(1, len(labels)), constant
+    return correct.item() / max(1, data.size(split)), constant
 
 
-def _prepare(x: Tensor, data: Data, device: torch.device) -> Tensor:
+def _prepare(x: Tensor, data: Batches, device: torch.device) -> Tensor:
     x = normalize(x, data)
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
@@ -204,14 +203,14 @@ class _Plan:
     limit: float  # the loss past which the run has diverged
 
 
-def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None = None, resume: Resume | None = None,
-        on_epoch: Callable[[Resume], None] | None = None) -> TrainResult:
+def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | None = None,
+        resume: Resume | None = None, on_epoch: Callable[[Resume], None] | None = None) -> TrainResult:
     """Train `model` (already on the data's device) for `config.epochs`; returns the result. `resume` continues
     a run after its finished epochs (the model holds their weights); `on_epoch` gets the state after each."""
-    device = data.train_x.device
+    device = data.device
     gen = torch.Generator(device=device).manual_seed(config.seed)
     opt = make_optimizer(param_groups(model, config.weight_decay), config)
-    n = len(data.train_y)
+    n = data.size("train")
     batch = min(config.batch_size, n)
     steps = n // batch
     plan = _Plan(batch, steps, config.epochs * steps, round(config.warmup_epochs * steps),
@@ -246,19 +245,16 @@ def fit(model: nn.Module, data: Data, config: TrainConfig, report: Report | None
     raise AssertionError("unreachable: the last epoch returns")
 
 
-def _epoch(model: nn.Module, data: Data, config: TrainConfig, opt: torch.optim.Optimizer, gen: torch.Generator,
+def _epoch(model: nn.Module, data: Batches, config: TrainConfig, opt: torch.optim.Optimizer, gen: torch.Generator,
            plan: _Plan, epoch: int) -> tuple[float, float, str | None]:
     """One epoch of steps: (loss sum, correct count, failure reason or None)."""
-    device = data.train_x.device
+    device = data.device
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     flip = config.flip and data.flip
     model.train()
-    order = torch.randperm(len(data.train_y), generator=gen, device=device)
     sums = torch.zeros(2, device=device)  # loss sum, correct count: kept on the device, read at checks
     checked = 0.0
-    for i in range(plan.steps):
-        idx = order[i * plan.batch:(i + 1) * plan.batch]
-        x, y = data.train_x[idx], data.train_y[idx]
+    for i, (x, y) in enumerate(data.train_batches(plan.batch, gen)):  # the order drawn from gen, then crops
         if config.crop_padding or flip:
             x = augment(x, config.crop_padding, flip, gen)
         lr = lr_at((epoch - 1) * plan.steps + i, plan.total, plan.warmup, config.lr, config.schedule)
