@@ -22,15 +22,26 @@ def _search(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings: dict[str, Any] = read_config(args.config) if args.config else {}
     config = resolve(None, **(settings | given(args, list(search_fields()))))
-    check_space(config)  # a bad space or budget is one line on stderr, before any other output
+    space = None
+    if config.supernet:  # its space, data and proxy side; a wrong directory or space is one line, first
+        from nas.search.oneshot import configure
+
+        config, space, job = configure(config)
+    check_space(config, space)  # a bad space or budget is one line on stderr, before any other output
     t, d = config.train, config.data
+    runs = "candidates scored on the supernet" if config.supernet else "training runs"
     print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
-          f"{config.trials} training runs, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
+          f"{config.trials} {runs}" + ("" if config.supernet else f", scheduler {config.scheduler}")
+          + f", objective accuracy vs {config.objective}")
+    if config.supernet:
+        print(f"supernet: {config.supernet} ({job.train.epochs} epochs, BN recalibrated on "
+              f"{job.calibration_images:,} training images)" + (f"; the {config.retrain} best retrained stand-alone"
+                                                                 if config.retrain else ""))
     print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
           f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, on {config.trial_device}"
           + (f" ({config.gpus_per_trial:g} GPU per trial)" if config.gpus_per_trial else ""))
     print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
-    with SearchBar(config.trials) as bar:
+    with SearchBar(config.trials, "candidates" if config.supernet else "training runs") as bar:
         result = search(config, progress=bar)
     search_result(result)
 
@@ -42,10 +53,14 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from nas.search.export import export
+    from nas.search.export import export, supernet_of, weights_file
 
     path = export(args.run_dir, args.rank, args.format, args.output, args.storage)
     print(f"wrote {path}")
+    if supernet_of(args.run_dir):
+        inherited = f", and its weights to {weights_file(path)}" if args.format == "spec" else ""
+        print(f"with the weights it inherits from the supernet in {supernet_of(args.run_dir)} (for the "
+              f"supernet's data, BN recalibrated){inherited}")
 
 
 def _analyze(args: argparse.Namespace) -> None:
