@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import signal
 import threading
 import time
@@ -29,11 +30,21 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.search.config import SearchConfig, SearchError
 from nas.search.records import (
-    DIGEST, DUPLICATE_OF, FAILURE, MACS, OBJECTIVES, PARAMS, REJECTED, SCORED_ON, SPEC, SPENT,
-    STANDALONE_ACCURACY, STANDALONE_TEST_ACCURACY, STATUS, TEST_ACCURACY, TrialStatus, later_attrs, pareto_front,
-    record, records, set_later,
+    DIGEST,
+    DUPLICATE_OF,
+    FAILURE,
+    MACS,
+    OBJECTIVES,
+    PARAMS,
+    REJECTED,
+    SCORED_ON,
+    SPEC,
+    SPENT,
+    STATUS,
+    TrialStatus,
+    record,
 )
-from nas.search.scoring import Pool, shared
+from nas.search.scoring import BATCH, Pool, finish, shared
 from nas.search.searcher import Progress
 from nas.search.strategies import sampler
 from nas.search.study import versions
@@ -45,7 +56,6 @@ from search_spaces.errors import SpaceError, SpecError
 from search_spaces.spaces.base import Space
 
 SUPERNET_EPOCHS = "supernet_epochs"  # study attribute: the epochs the supernet had when the study began
-BATCH = 8  # candidates a Ray task scores
 
 
 def configure(config: SearchConfig, space: Space | None = None) -> tuple[SearchConfig, Space, Any]:
@@ -82,7 +92,8 @@ def uses_ray(config: SearchConfig, cpus: int) -> bool:
 
 class Recorder:
     """The in-memory copy of a study that a search on a supernet asks and tells, and the writing of its
-    finished trials into the persistent study, each whole and in order, so that the numbers agree."""
+    finished trials into the persistent study, each whole and in order, so that the numbers agree. A thread
+    writes them, so the loop does not wait on the database's commits; `close` waits for it."""
 
     def __init__(self, study: optuna.Study, config: SearchConfig, fixed: dict[str, Any]):
         self.study = study
@@ -98,8 +109,12 @@ class Recorder:
                 self.waiting[t.number] = t._trial_id
             else:
                 self.memory.add_trial(t)
-        self.written = len(trials)
+        self.next = len(trials)  # the number of the next new trial to write
         self.done: dict[int, FrozenTrial] = {}
+        self.queue: queue.Queue = queue.Queue()
+        self.error: Exception | None = None
+        self.writer = threading.Thread(target=self._write, name="study-writer", daemon=True)
+        self.writer.start()
 
     def trials(self) -> list[FrozenTrial]:
         return self.memory.get_trials(deepcopy=False)
@@ -114,16 +129,38 @@ class Recorder:
         return frozen
 
     def flush(self) -> None:
-        """Write every finished trial whose predecessors are all written (and any queued one finished)."""
+        """Hand the writer every finished trial whose predecessors are all handed (and queued ones finished)."""
+        ready = [(self.waiting.pop(n), self.done.pop(n)) for n in [n for n in self.done if n in self.waiting]]
+        while self.next in self.done:
+            ready.append((None, self.done.pop(self.next)))
+            self.next += 1
+        if self.error is not None:
+            raise self.error
+        if ready:
+            self.queue.put(ready)
+
+    def close(self) -> None:
+        """Wait until every trial handed over is written (a writing error is raised here)."""
+        if self.writer.is_alive():
+            self.queue.put(None)
+            self.writer.join()
+        if self.error is not None:
+            raise self.error
+
+    def _write(self) -> None:
         storage, study_id = self.study._storage, self.study._study_id
-        for number in [n for n in self.done if n in self.waiting]:
-            _finish_waiting(storage, self.waiting.pop(number), self.done.pop(number))
-        while self.written in self.done:
-            trial_id = storage.create_new_trial(study_id, template_trial=self.done.pop(self.written))
-            if storage.get_trial_number_from_id(trial_id) != self.written:
-                raise SearchError(f"another process added trials to study {self.study.study_name!r} while this "
-                                  "search on a supernet ran; a search on a supernet runs alone on its study")
-            self.written += 1
+        while (items := self.queue.get()) is not None:
+            try:
+                for trial_id, frozen in items:
+                    if trial_id is not None:
+                        _finish_waiting(storage, trial_id, frozen)
+                    elif storage.get_trial_number_from_id(storage.create_new_trial(
+                            study_id, template_trial=frozen)) != frozen.number:
+                        raise SearchError(f"another process added trials to study {self.study.study_name!r} while "
+                                          "this search on a supernet ran; a search on a supernet runs alone on it")
+            except Exception as err:  # raised in the loop by the next flush, or by close
+                self.error = err
+                return
 
 
 def _finish_waiting(storage: Any, trial_id: int, frozen: FrozenTrial) -> None:
@@ -178,14 +215,16 @@ class OneShot:
                 while len(self.pool.pending) < self.pool.slots and self._submit():
                     pass
                 if not self.pool.pending:
-                    return None
+                    break
                 (trials, specs), (results, seconds) = self.pool.wait()
                 self.cpu_seconds += seconds
                 for trial, spec, result in zip(trials, specs, results):
                     self._told(trial, spec, result)
                 self.recorder.flush()
+            self.recorder.close()  # an interrupt while the last trials are written is an interrupt too
         except KeyboardInterrupt:
             return self._interrupted()
+        return None
 
     def _submit(self) -> bool:
         """Ask for the next batch of candidates to score and submit it; False when there is none to ask for."""
@@ -269,43 +308,11 @@ class OneShot:
             self.recorder.done[frozen.number] = self.recorder.memory._storage.get_trial(frozen._trial_id)
             queued.append(frozen)
         self.recorder.flush()
+        self.recorder.close()
         for frozen in queued:
             if frozen.params:
                 self.recorder.study.enqueue_trial(frozen.params)
         return sum(1 for frozen in queued if frozen.params)
-
-
-def _after(study: optuna.Study, config: SearchConfig, pool: Pool, data: Data) -> list[dict[str, Any]]:
-    """Score the front's members on the test images and retrain the `config.retrain` best stand-alone (those
-    not done by an earlier run on the study); record both beside the trials. Returns the retrained rows."""
-    key, later = OBJECTIVES[config.objective], later_attrs(study)
-    rows = records(study)
-    tested = [r for r in pareto_front(rows, key) if TEST_ACCURACY not in later.get(r.number, {})]
-    for start in range(0, len(tested), BATCH):
-        chunk = tested[start:start + BATCH]
-        pool.submit(("test", chunk), "score", ([r.spec for r in chunk], "test"))
-    best: dict[str, Any] = {}
-    for r in sorted((r for r in rows if r.status == TrialStatus.TRAINED and r.accuracy is not None),
-                    key=lambda r: (-r.accuracy, getattr(r, key))):
-        best.setdefault(r.digest, r)
-    chosen = list(best.values())[:config.retrain]
-    for r in chosen:
-        if STANDALONE_ACCURACY not in later.get(r.number, {}):
-            pool.submit(("retrain", [r]), "retrain", (r.spec, config.train, data, config.reference_resolution))
-    while pool.pending:  # each result recorded as it comes: an interrupt keeps what is done
-        (kind, members), result = pool.wait()
-        if kind == "test":
-            set_later(study, {r.number: {TEST_ACCURACY: value} for r, value in zip(members, result[0])
-                              if not isinstance(value, str)})
-        else:
-            set_later(study, {members[0].number: {
-                STANDALONE_ACCURACY: result["accuracy"], STANDALONE_TEST_ACCURACY: result["test_accuracy"],
-                "standalone_failure": result["failure"], "standalone_seconds": result["train_seconds"]}})
-    later = later_attrs(study)
-    return [{"number": r.number, "digest": r.digest, "macs": r.macs, "params": r.params,
-             "supernet_accuracy": r.accuracy, **{k: later.get(r.number, {}).get(k) for k in (
-                 STANDALONE_ACCURACY, STANDALONE_TEST_ACCURACY, "standalone_failure", "standalone_seconds")}}
-            for r in chosen]
 
 
 def _pool(config: SearchConfig, trained: Trained, data: Data) -> Pool:
@@ -354,11 +361,12 @@ def search_supernet(study: optuna.Study, config: SearchConfig, space: Space, fix
         interrupted = loop.run()
         seconds, retrained = time.perf_counter() - start, []
         if interrupted is None:
-            retrained = _after(study, config, pool, data)
+            retrained = finish(study, config, pool, data)
     except KeyboardInterrupt:  # while scoring the front or retraining: what is done is recorded
         pool.cancel()
         interrupted = 0
     finally:
+        loop.recorder.close()  # whatever happened, the trials told are written
         if main:
             signal.signal(signal.SIGTERM, previous)
     info = {"run_dir": str(trained.run_dir), "space": trained.space.name, "epochs": trained.epochs_done,

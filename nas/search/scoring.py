@@ -15,8 +15,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import optuna
 import torch
 
+from nas.search.config import SearchConfig
+from nas.search.records import (
+    OBJECTIVES,
+    STANDALONE_ACCURACY,
+    STANDALONE_TEST_ACCURACY,
+    TEST_ACCURACY,
+    TrialStatus,
+    later_attrs,
+    pareto_front,
+    records,
+    set_later,
+)
 from nas.search.trial import proxy_side
 from nas.training.data import Data
 from nas.training.device import choose
@@ -53,6 +66,7 @@ def shared(supernet: Supernet, data: Data, calibration: torch.Tensor, batch_size
                   reference, device)
 
 
+BATCH = 8  # candidates a Ray task scores
 _CACHE: dict[str, Any] = {}  # per worker process: the supernet and data of the search it last served
 
 
@@ -202,3 +216,36 @@ def inherited_network(supernet_dir: str, spec: NetSpec) -> Inherited:
     module = inherited(trained.supernet, spec, data, True, sample, trained.job.train.eval_batch_size, reference)
     return Inherited(module.to(memory_format=torch.contiguous_format), trained.supernet.adapt(spec),
                      side_of(spec, data, reference), str(supernet_dir))
+
+
+def finish(study: optuna.Study, config: SearchConfig, pool: Pool, data: Data) -> list[dict[str, Any]]:
+    """Score the front's members on the test images and retrain the `config.retrain` best stand-alone (those
+    not done by an earlier run on the study); record both beside the trials. Returns the retrained rows."""
+    key, later = OBJECTIVES[config.objective], later_attrs(study)
+    rows = records(study)
+    tested = [r for r in pareto_front(rows, key) if TEST_ACCURACY not in later.get(r.number, {})]
+    for start in range(0, len(tested), BATCH):
+        chunk = tested[start:start + BATCH]
+        pool.submit(("test", chunk), "score", ([r.spec for r in chunk], "test"))
+    best: dict[str, Any] = {}
+    for r in sorted((r for r in rows if r.status == TrialStatus.TRAINED and r.accuracy is not None),
+                    key=lambda r: (-r.accuracy, getattr(r, key))):
+        best.setdefault(r.digest, r)
+    chosen = list(best.values())[:config.retrain]
+    for r in chosen:
+        if STANDALONE_ACCURACY not in later.get(r.number, {}):
+            pool.submit(("retrain", [r]), "retrain", (r.spec, config.train, data, config.reference_resolution))
+    while pool.pending:  # each result recorded as it comes: an interrupt keeps what is done
+        (kind, members), result = pool.wait()
+        if kind == "test":
+            set_later(study, {r.number: {TEST_ACCURACY: value} for r, value in zip(members, result[0])
+                              if not isinstance(value, str)})
+        else:
+            set_later(study, {members[0].number: {
+                STANDALONE_ACCURACY: result["accuracy"], STANDALONE_TEST_ACCURACY: result["test_accuracy"],
+                "standalone_failure": result["failure"], "standalone_seconds": result["train_seconds"]}})
+    later = later_attrs(study)
+    return [{"number": r.number, "digest": r.digest, "macs": r.macs, "params": r.params,
+             "supernet_accuracy": r.accuracy, **{k: later.get(r.number, {}).get(k) for k in (
+                 STANDALONE_ACCURACY, STANDALONE_TEST_ACCURACY, "standalone_failure", "standalone_seconds")}}
+            for r in chosen]
