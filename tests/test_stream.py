@@ -141,6 +141,27 @@ def test_the_supernet_trains_on_a_streamed_folder_as_in_memory(folder, tmp_path)
     assert runs[0].history[0]["largest"] == runs[1].history[0]["largest"]
 
 
+def test_a_search_on_a_supernet_of_a_streamed_folder_scores_as_in_memory(folder, tmp_path, monkeypatch):
+    from nas.search import oneshot
+    from nas.search.export import export
+
+    monkeypatch.setattr(oneshot, "uses_ray", lambda config, cpus: False)  # scored in this process
+    scores = {}
+    for mode in ("stream", "memory"):
+        train_supernet(tiny_job(tmp_path / f"supernet_{mode}", epochs=1, data=source(folder, stream=mode)), space=TINY)
+        run = tmp_path / f"search_{mode}"
+        # decoding processes are this call's (not the supernet's data): no refusal
+        search(SearchConfig(space="tiny_elastic", supernet=str(tmp_path / f"supernet_{mode}"), budget=10**9, trials=3,
+                            strategy="random", run_dir=str(run), data=source(folder, stream=mode, workers=0),
+                            train=TrainConfig(epochs=1, batch_size=8, threads=1)))
+        trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{run / 'study.db'}").get_trials()
+        scores[mode] = {t.user_attrs["digest"]: t.values for t in trials if t.user_attrs["status"] == "trained"}
+        assert len(scores[mode]) == 3
+        last = max(t.number for t in trials if t.user_attrs["status"] == "trained")
+        assert export(run, trial=last).source.inherited is not None  # any trial, with the weights it inherits
+    assert scores["stream"] == scores["memory"]  # the same supernet, validation images and statistics
+
+
 def test_nas_train_streams_with_the_flag(folder, capsys, tmp_path):
     spec = tmp_path / "small.json"
     spec.write_text(SMALL.to_json())

@@ -22,15 +22,26 @@ def _search(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     settings: dict[str, Any] = read_config(args.config) if args.config else {}
     config = resolve(None, **(settings | given(args, list(search_fields()))))
-    check_space(config)  # a bad space or budget is one line on stderr, before any other output
+    space = None
+    if config.supernet:  # its space, data and proxy side; a wrong directory or space is one line, first
+        from nas.search.oneshot import configure
+
+        config, space, job = configure(config)
+    check_space(config, space)  # a bad space or budget is one line on stderr, before any other output
     t, d = config.train, config.data
+    runs = "candidates scored on the supernet" if config.supernet else "training runs"
     print(f"search: space {config.space}, budget {format_flops(config.budget)} FLOPs, strategy {config.strategy}, "
-          f"{config.trials} training runs, scheduler {config.scheduler}, objective accuracy vs {config.objective}")
+          f"{config.trials} {runs}" + ("" if config.supernet else f", scheduler {config.scheduler}")
+          + f", objective accuracy vs {config.objective}")
+    if config.supernet:
+        print(f"supernet: {config.supernet} ({job.train.epochs} epochs, BN recalibrated on "
+              f"{job.calibration_images:,} training images)" + (f"; the {config.retrain} best retrained stand-alone"
+                                                                 if config.retrain else ""))
     print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
           f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, on {config.trial_device}"
           + (f" ({config.gpus_per_trial:g} GPU per trial)" if config.gpus_per_trial else ""))
     print(f"study: {mask_url(config.storage_url)} ({config.study_name}); Ray: {config.address or 'local'}")
-    with SearchBar(config.trials) as bar:
+    with SearchBar(config.trials, "candidates" if config.supernet else "training runs") as bar:
         result = search(config, progress=bar)
     search_result(result)
 
@@ -42,21 +53,28 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from nas.search.export import export
+    from nas.search.export import export, weights_file
 
     done = export(args.source, args.rank, args.format, args.output, args.storage, args.trial)
     src = done.source
     print(f"wrote {done.path}: {src.what}")
+    inherited = src.inherited
     if done.fmt == "spec":
         print("  the architecture only" + (f"; its trained weights are in {src.checkpoint.path}" if src.checkpoint
                                            else ""))
+        if inherited is not None:
+            print(f"  with the weights it inherits from the supernet in {inherited.supernet} (for the supernet's "
+                  f"data, BN recalibrated) in {weights_file(done.path)}")
         return
-    s = src.spec
-    print(f"  input 'images' N x {s.in_channels} x {s.resolution} x {s.resolution} (N free), output 'logits' N x "
-          f"{s.num_classes}")
+    s = src.spec if inherited is None else inherited.spec
+    side = s.resolution if inherited is None else inherited.side
+    print(f"  input 'images' N x {s.in_channels} x {side} x {side} (N free), output 'logits' N x {s.num_classes}")
     if src.checkpoint is not None:
         print("  trained weights; images scaled to 0..1 (pixel / 255), standardised inside by the training data's "
               "mean and std")
+    elif inherited is not None:
+        print(f"  with the weights it inherits from the supernet in {inherited.supernet} (for the supernet's data, "
+              "BN recalibrated); images standardised by that data's mean and std")
     else:
         print(f"  untrained: freshly initialised weights, what you want to train it elsewhere or to time it; "
               f"nas train {src.ref} --run-dir DIR, then nas export DIR, writes it trained")

@@ -41,9 +41,32 @@ def search_result(result: Any) -> None:
         counts = ", ".join(f"{n:,} {status.replace('_', ' ')}" for status, n in s["by_status"].items())
         print(f"no network trained: every proposal was rejected before training ({counts}); see trials.csv "
               "(column failure)")
+    supernet(s)
     print(f"{FLOPS_NOTE}.")
     curves = ", curves.png" if (Path(result.run_dir) / "curves.png").is_file() else ""
     print(f"files: {result.run_dir}/trials.csv, trials.json, pareto.json, pareto.png{curves}, summary.json")
+
+
+def supernet(summary: dict) -> None:
+    """A search on a supernet: what scoring cost, and the networks retrained stand-alone beside their
+    supernet accuracy."""
+    info = summary.get("supernet")
+    if not info:
+        return
+    print(f"scored on the supernet in {info['run_dir']} ({info['epochs']} epochs): {info['scored']:,} candidates "
+          f"in {info['seconds']:.1f}s, {info['seconds_per_candidate']:.3f}s each ({info['cpu_seconds_per_candidate']:.3f} "
+          f"CPU-s) on {info['workers']} worker(s){' (Ray tasks)' if info['ray'] else ''}; accuracies are the "
+          "supernet's (inherited weights), test only for the front")
+    rows = summary.get("retrained") or []
+    if rows:
+        print(f"retrained stand-alone with the proxy, the {len(rows)} best by supernet accuracy:")
+        print(f"{'trial':>6}  {'supernet':>8}  {'alone':>8}  {'alone test':>10}  {'FLOPs':>8}  digest")
+        for r in rows:
+            alone, test = (("-" if v is None else f"{v:.4f}") for v in (r["standalone_accuracy"],
+                                                                         r["standalone_test_accuracy"]))
+            note = f"  ({r['standalone_failure']})" if r.get("standalone_failure") else ""
+            print(f"{r['number']:>6}  {r['supernet_accuracy']:>8.4f}  {alone:>8}  {test:>10}  "
+                  f"{format_flops(r['macs']):>8}  {r['digest'][:12]}{note}")
 
 
 class SearchBar:
@@ -51,14 +74,14 @@ class SearchBar:
     trial's outcome. Drawn from the first recorded trial on (a search refused at its start leaves no bar
     beside its one-line error); a context manager that closes it."""
 
-    def __init__(self, total: int):
-        self.total = total
+    def __init__(self, total: int, unit: str = "training runs"):
+        self.total, self.unit = total, unit
         self.bar: tqdm | None = None
 
     def __call__(self, p: Any) -> None:
         """The search's progress callback (`nas.search.Progress`)."""
         if self.bar is None:
-            self.bar = tqdm(total=self.total, unit=" runs", desc="training runs", file=sys.stderr,
+            self.bar = tqdm(total=self.total, unit=" runs", desc=self.unit, file=sys.stderr,
                             dynamic_ncols=True)
         self.bar.n = min(p.training_runs, p.total)
         best = "-" if p.best_accuracy is None else f"{p.best_accuracy:.4f}"

@@ -89,7 +89,7 @@ def _score(args: argparse.Namespace) -> None:
     sample = calibration_images(data, args.calibration_images)
     points = [("largest", space.largest()), ("smallest", space.smallest())]
     points += [(f"random {i}", spec) for i, spec in enumerate(itertools.islice(space.samples(args.seed), args.n), 1)]
-    print(f"supernet of {space.name} after {trained.epochs_done} epoch(s); accuracy on the {data.size('test'):,} "
+    print(f"supernet of {space.name} after {trained.epochs_done} epoch(s); accuracy on the {data.size('val'):,} "
           f"validation images of {data.name}, BN statistics as trained and recalibrated on "
           f"{len(sample):,} training images")
     print(f"{'network':<10}{'res':>5}{'FLOPs':>9}{'params':>9}{'as trained':>12}{'recalibrated':>14}")

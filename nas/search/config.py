@@ -59,6 +59,12 @@ class SearchConfig:
                                     "fixed (e.g. norm; all: every one)")
     max_proposals: int = setting(2000, "stop after this many proposals that train nothing (over budget, invalid, "
                                  "duplicate)")
+    supernet: str | None = setting(None, "run directory of a trained supernet (`nas supernet train`): candidates are "
+                                   "scored on it, with the weights they inherit and BN recalibrated, instead of "
+                                   "trained; --trials counts the candidates scored, --space must be the supernet's, "
+                                   "the data is the supernet's")
+    retrain: int = setting(0, "with --supernet: after the search, train the K best by supernet accuracy stand-alone "
+                              "with the proxy and record their accuracy beside")
     # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
     # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy. A
     # network whose feature map would vanish at that side (AlexNet) trains at the smallest larger side it
@@ -79,7 +85,12 @@ class SearchConfig:
                   (self.max_concurrent >= 1, "max concurrent trials must be at least 1"),
                   (self.population >= 2 and 1 <= self.sample_size <= self.population,
                    "evolution needs population >= 2 and 1 <= sample_size <= population"),
-                  (self.max_proposals >= 1, "max proposals must be at least 1"))
+                  (self.max_proposals >= 1, "max proposals must be at least 1"),
+                  (self.retrain >= 0, "retrain must be 0 or more"),
+                  (self.supernet or not self.retrain, "--retrain trains the best of a search on a supernet; give "
+                                                      "--supernet DIR (a multi-trial search trains every candidate)"),
+                  (not self.supernet or self.objective != "latency", "a search on a supernet ranks accuracy against "
+                                                                     "flops or params, not latency"))
         for ok, message in checks:
             if not ok:
                 raise SearchError(message)
@@ -138,9 +149,10 @@ class ScaleConfig:
         return CompoundScaling(self.alpha, self.beta, self.gamma)
 
 
-# SearchConfig settings a sweep sets itself (`_training_config`): not options of `nas scale`
+# SearchConfig settings a sweep sets itself (`_training_config`), or has no use for (a sweep trains its
+# networks): not options of `nas scale`
 SWEEP_SETS = ("space", "budget", "trials", "strategy", "objective", "scheduler", "seed_backbones", "population",
-              "sample_size", "max_proposals", "run_dir")
+              "sample_size", "max_proposals", "run_dir", "supernet", "retrain")
 
 
 def parse_fix(texts: tuple[str, ...] | list[str] | dict[str, Any]) -> dict[str, Any]:

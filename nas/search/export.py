@@ -5,11 +5,15 @@ What is exported (`source`):
   with its weights, for the data it was trained on (its channels, side and classes). The file takes images as
   they come, scaled to 0..1 (pixel / 255): the standardisation by the training images' per-channel mean and
   std is inside it;
-- a search run: a member of its Pareto front (`rank`, 1 = most accurate) or any of its trials (`trial`);
+- a search run: a member of its Pareto front (`rank`, 1 = most accurate) or any of its trials (`trial`); a
+  network of a search on a supernet comes with the weights it inherits (for the supernet's data, batch norms
+  recalibrated as when it was scored, taking standardised images at the side it was scored at): beside its
+  spec JSON a `.weights.pt` of plain data (`scoring.Inherited.state`), and as that module in TorchScript and
+  ONNX;
 - any other reference to a network (`nas.search.refs`: a spec file, a backbone name, RUN#TRIAL, a digest).
 
-Without a checkpoint the network is untrained (freshly initialised): an architecture to train elsewhere, or
-to time. It is the spec at its own resolution and channels; a search's network gets the class count of the
+Without a checkpoint or a supernet the network is untrained (freshly initialised): an architecture to train
+elsewhere, or to time. It is the spec at its own resolution and channels; a search's network gets the class count of the
 search's data. TorchScript and ONNX files have a free batch size. After writing, the file is loaded back and
 run on a batch of two (the ONNX file by onnx's reference evaluator, op by op in numpy, independent of torch)
 and compared with the module in eval mode: `Exported.max_diff`, refused above the tolerance.
@@ -17,6 +21,7 @@ and compared with the module in eval mode: `Exported.max_diff`, refused above th
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ from nas.search.config import SearchError
 from nas.search.records import TrialRecord
 from nas.search.refs import SpecRef, resolve, trial_spec
 from nas.search.results import report
+from nas.search.scoring import Inherited, inherited_network
 from nas.training.checkpoint import CHECKPOINT, Checkpoint, checkpoint_path, read_checkpoint
 from search_spaces.network import build
 from search_spaces.spec import NetSpec, from_json
@@ -41,13 +47,15 @@ TOLERANCE = {"torchscript": 1e-5, "onnx": 1e-4}  # max |difference| over max(1, 
 @dataclass(frozen=True)
 class Source:
     """A network to export: its spec (the shape of its input and its classes), the checkpoint holding its
-    weights (None: untrained), what it is, and where its file goes by default."""
+    weights (None: untrained), what it is, and where its file goes by default; a network of a search on a
+    supernet has the weights it inherits (`inherited`) instead of a checkpoint."""
 
     spec: NetSpec
     checkpoint: Checkpoint | None
     what: str
     default: Path
     ref: str = ""  # how `nas train` names it
+    inherited: Inherited | None = None
 
 
 @dataclass(frozen=True)
@@ -108,12 +116,13 @@ def source(target: str | Path, rank: int | None = None, trial: int | None = None
         if rank is not None and trial is not None:
             raise SearchError("give --rank (a member of the front) or --trial (any trial), not both")
         if trial is not None:
-            return _from_ref(trial_spec(path, trial, storage))
+            return _inheriting(_from_ref(trial_spec(path, trial, storage)), path)
         rank = 1 if rank is None else rank
         record = front_record(path, rank, storage)
         spec = from_json(record.spec or "")
-        return _untrained(spec, f"rank {rank} of the front of {target} (trial {record.number})",
-                          path / f"rank{rank}_{spec.digest()[:12]}", _run_classes(path), f"{target}#{record.number}")
+        return _inheriting(_untrained(spec, f"rank {rank} of the front of {target} (trial {record.number})",
+                                      path / f"rank{rank}_{spec.digest()[:12]}", _run_classes(path),
+                                      f"{target}#{record.number}"), path)
     if rank is not None or trial is not None:
         raise SearchError(f"{target} is not a search run directory (no run.json): --rank and --trial need one")
     if path.is_dir():
@@ -133,10 +142,13 @@ def export(target: str | Path, rank: int | None = None, fmt: str = "spec", outpu
         raise SearchError(f"{path} is the checkpoint being exported; give another --output")
     if fmt == "spec":
         path.write_text(src.spec.to_json() + "\n")
+        if src.inherited is not None:
+            torch.save(src.inherited.state(), weights_file(path))
         return Exported(path, src, fmt)
     model = _module(src)
-    spec = src.spec
-    shape = (1, spec.in_channels, spec.resolution, spec.resolution)
+    spec = src.spec if src.inherited is None else src.inherited.spec
+    side = spec.resolution if src.inherited is None else src.inherited.side
+    shape = (1, spec.in_channels, side, side)
     example = torch.rand(shape) if src.checkpoint else torch.randn(shape)
     if fmt == "torchscript":
         torch.jit.trace(model, example).save(str(path))
@@ -145,6 +157,26 @@ def export(target: str | Path, rank: int | None = None, fmt: str = "spec", outpu
         _write_onnx(model, example, path, src)
         diff, by = _check_onnx(path, model, example), "onnx's reference evaluator, op by op in numpy"
     return Exported(path, src, fmt, ("N",) + shape[1:], diff, by)
+
+
+def supernet_of(run_dir: str | Path) -> str | None:
+    """The supernet a run's candidates were scored on (None for a multi-trial search)."""
+    path = Path(run_dir) / "run.json"
+    try:
+        return json.loads(path.read_text()).get("supernet")
+    except (OSError, ValueError, AttributeError):
+        return None  # reading the run says what is wrong with its directory
+
+
+def weights_file(spec_file: Path) -> Path:
+    """Where the inherited weights go beside an exported spec (rank1_....json: rank1_....weights.pt)."""
+    return spec_file.with_name(spec_file.stem + ".weights.pt")
+
+
+def _inheriting(src: Source, run_dir: Path) -> Source:
+    """A search run's network with the weights it inherits when the search was on a supernet."""
+    trained = supernet_of(run_dir)
+    return src if trained is None else dataclasses.replace(src, inherited=inherited_network(trained, src.spec))
 
 
 def _from_ref(ref: SpecRef) -> Source:
@@ -168,6 +200,8 @@ def _run_classes(run_dir: Path) -> int | None:
 
 
 def _module(src: Source) -> nn.Module:
+    if src.inherited is not None:
+        return src.inherited.module
     if src.checkpoint is None:
         return build(src.spec).eval()
     dataset = src.checkpoint.dataset
@@ -196,8 +230,11 @@ def _write_onnx(model: nn.Module, example: Tensor, path: Path, src: Source) -> N
 
 
 def _input_note(src: Source) -> str:
-    s = src.spec
-    shape = f"float32 N x {s.in_channels} x {s.resolution} x {s.resolution}"
+    s = src.spec if src.inherited is None else src.inherited.spec
+    side = s.resolution if src.inherited is None else src.inherited.side
+    shape = f"float32 N x {s.in_channels} x {side} x {side}"
+    if src.inherited is not None:
+        return f"{shape}, standardised images (weights inherited from the supernet in {src.inherited.supernet})"
     if src.checkpoint is None:
         return f"{shape}, standardised images (the network is untrained)"
     return f"{shape}, images scaled to 0..1 (pixel / 255); standardised inside by the training data's mean and std"

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 SPEC, DIGEST, MACS, PARAMS, STATUS, FAILURE, DUPLICATE_OF, NAMED = (
     "spec", "digest", "macs", "params", "status", "failure", "duplicate_of", "named")
 TEST_ACCURACY = "test_accuracy"  # measured at the end of a trial to report; a search ranks on validation accuracy
+# a search on a supernet: where a trial's accuracy comes from, and the stand-alone proxy training of its best
+SCORED_ON, STANDALONE_ACCURACY, STANDALONE_TEST_ACCURACY = "scored_on", "standalone_accuracy", "standalone_test_accuracy"
+LATER = "later_attrs"  # study attribute {number: {key: value}}: trial attributes recorded after it finished
 # the search's second objective -> the record field it minimises
 OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
 # the study's metric names (Optuna's dashboard shows them): validation accuracy, then the second objective
@@ -62,27 +65,47 @@ class TrialRecord:
     device: str | None = None  # where it trained and was timed: 'cuda NVIDIA H200', 'cpu AMD EPYC 7B13'
     # the learning curve: per epoch its number, val_accuracy, train_loss, train_accuracy and training seconds
     history: list[dict[str, Any]] | None = None
+    scored_on: str | None = None  # 'supernet': its accuracy is the supernet's (inherited weights), not trained
+    standalone_accuracy: float | None = None  # a supernet search's --retrain: validation accuracy trained alone
+    standalone_test_accuracy: float | None = None
 
     def row(self) -> dict[str, Any]:
         """The CSV row (no spec JSON, no learning curve: trials.json has both)."""
         return {k: v for k, v in asdict(self).items() if k not in ("spec", "history")}
 
 
-def record(trial: optuna.trial.FrozenTrial) -> TrialRecord:
-    """A study trial as a TrialRecord."""
-    attrs = trial.user_attrs
+def record(trial: optuna.trial.FrozenTrial, later: dict[str, Any] | None = None) -> TrialRecord:
+    """A study trial as a TrialRecord (with the attributes recorded `later`, after it finished)."""
+    attrs = trial.user_attrs | (later or {})
     status = attrs.get(STATUS) or {"RUNNING": TrialStatus.RUNNING, "WAITING": TrialStatus.WAITING}.get(
         trial.state.name, TrialStatus.FAILED).value
     accuracy = trial.values[0] if trial.values and status in (TrialStatus.TRAINED, TrialStatus.DUPLICATE) else None
     seconds = trial.duration.total_seconds() if trial.duration else None
     return TrialRecord(trial.number, status, accuracy, attrs.get(MACS), attrs.get(PARAMS), attrs.get(DIGEST),
                        attrs.get(NAMED), attrs.get(FAILURE), seconds, attrs.get("latency_ms"), attrs.get(SPEC),
-                       attrs.get(TEST_ACCURACY), attrs.get("device"), attrs.get(HISTORY))
+                       attrs.get(TEST_ACCURACY), attrs.get("device"), attrs.get(HISTORY), attrs.get(SCORED_ON),
+                       attrs.get(STANDALONE_ACCURACY), attrs.get(STANDALONE_TEST_ACCURACY))
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:
     """Every trial of the study, in order."""
-    return [record(t) for t in study.get_trials(deepcopy=False)]
+    later = later_attrs(study)
+    return [record(t, later.get(t.number)) for t in study.get_trials(deepcopy=False)]
+
+
+def later_attrs(study: optuna.Study) -> dict[int, dict[str, Any]]:
+    """Trial attributes recorded after their trial finished (Optuna keeps a finished trial read-only), by
+    trial number."""
+    return {int(n): attrs for n, attrs in study.user_attrs.get(LATER, {}).items()}
+
+
+def set_later(study: optuna.Study, updates: dict[int, dict[str, Any]]) -> None:
+    """Record attributes of finished trials (merged into what `later_attrs` holds)."""
+    if updates:
+        merged = {str(n): attrs for n, attrs in later_attrs(study).items()}
+        for number, attrs in updates.items():
+            merged[str(number)] = merged.get(str(number), {}) | attrs
+        study.set_user_attr(LATER, merged)
 
 
 def pareto_front(rows: Iterable[TrialRecord], key: str = "macs") -> list[TrialRecord]:

@@ -21,7 +21,7 @@ import ray
 from ray import tune
 
 from nas.files import check_directory, writable_directory
-from nas.search import trial
+from nas.search import oneshot, trial
 from nas.search.config import SearchConfig, SearchError, parse_fix, resolve, to_dict
 from nas.search.heartbeat import Heartbeat
 from nas.search.records import OBJECTIVES, pareto_front, records
@@ -183,7 +183,7 @@ def _start(config: SearchConfig, space: Space, fixed: dict[str, Any], enqueue: S
     (run_dir / "run.json").write_text(json.dumps(  # what `nas report RUN` needs to find the study
         {"storage": _recordable(config.storage_url), "study_name": config.study_name,
          "space": config.space, "budget": config.budget, "objective": config.objective,
-         "num_classes": data.num_classes}, indent=1))
+         "num_classes": data.num_classes, "supernet": config.supernet}, indent=1))
     resolved = to_dict(config) | {"storage": _recordable(config.storage_url) if config.storage else None}
     (run_dir / "config.json").write_text(json.dumps(resolved, indent=1) + "\n")
     return study, started
@@ -199,16 +199,23 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     files. `space` may be a Space object instead of a registered name (compound-scaling sweeps use this),
     and `enqueue` lists parameter points to try first (in a new study)."""
     config, space = _configured(config, space, settings)
+    trained = None
+    if config.supernet:  # candidates scored on a trained supernet: its space, data and weights
+        config, space, trained = oneshot.prepare(config, space)
     space, fixed = check_space(config, space)
     check_resources(config)  # a trial the local Ray can never place fails here, not after an endless wait
     data = open_data(config.data)  # a missing or corrupt dataset fails before anything is written (a streamed
     # folder: its file list and statistics, no images; each trial decodes its own batches),
     check_storage(config)  # so does a bad storage URL,
     check_directory(config.run_dir)  # a run directory that cannot be written,
-    started = _start_ray(config)  # and an unreachable cluster
-    try:
+    started = _start_ray(config) if trained is None or oneshot.uses_ray(config, os.cpu_count() or 1) else False
+    try:  # (and an unreachable cluster)
         study, info = _start(config, space, fixed, enqueue, data)
-        interrupted = _run_trials(study, config, space, data, progress)
+        if trained is None:
+            interrupted = _run_trials(study, config, space, data, progress)
+        else:
+            interrupted, scored = oneshot.search_supernet(study, config, space, fixed, trained, data, progress)
+            info |= scored
     finally:
         if started:
             ray.shutdown()

@@ -35,7 +35,7 @@ from nas.search.records import (
     TrialRecord,
     TrialStatus,
     pareto_front,
-    records,
+    record,
 )
 from nas.search.study import requeue, versions
 from search_spaces.counting import count
@@ -224,7 +224,8 @@ class StudySearcher(Searcher):
     def _notify(self, number: int) -> None:
         if self.progress is None:
             return
-        rows = records(self.study)
+        # one read of the trials (a multi-trial study records nothing after a trial: no later_attrs to read)
+        rows = [record(t) for t in self.study.get_trials(deepcopy=False)]
         front = pareto_front(rows, self.key)
         best = max((r.accuracy for r in rows if r.status == TrialStatus.TRAINED and r.accuracy is not None),
                    default=None)

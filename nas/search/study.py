@@ -138,8 +138,9 @@ RUN_ONLY = ("threads", "device", "eval_batch_size", "check_every", "latency", "l
 def study_settings(config: SearchConfig) -> dict[str, Any]:
     """What every run on one study must share, so that its trials are comparable: the space, budget and
     objective, the proxy (the training recipe, the data, the proxy side), and in a latency search the kind
-    of device its trials run on (cpu or cuda). A dataset's directory is not among them: each machine of a
-    cluster may keep the same data elsewhere."""
+    of device its trials run on (cpu or cuda), and the supernet its candidates are scored on (None: trained).
+    A dataset's directory is not among them: each machine of a cluster may keep the same data elsewhere, nor
+    how its images are decoded (DATA_RUNTIME)."""
     recipe = {k: v for k, v in dataclasses.asdict(config.train).items() if k not in RUN_ONLY}
     data = {k: v for k, v in dataclasses.asdict(config.data).items() if k not in ("path",) + DATA_RUNTIME}
     settings = {"space": config.space, "budget": config.budget, "objective": config.objective,
@@ -147,6 +148,7 @@ def study_settings(config: SearchConfig) -> dict[str, Any]:
                 | {"reference_resolution": config.reference_resolution}}
     if config.objective == "latency":  # CPU and GPU milliseconds never share a front: one kind of worker
         settings["latency_device"] = config.trial_device
+    settings["supernet"] = config.supernet  # a supernet's scores and trained accuracies never share a study
     return settings
 
 

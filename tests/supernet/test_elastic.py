@@ -6,6 +6,7 @@ from nas.cli import main
 from search_spaces import backbones, spaces
 from search_spaces.counting import count
 from search_spaces.errors import SpaceError
+from search_spaces.settings import Norm
 from search_spaces.spaces.elastic import SPACE, ElasticSpace
 from search_spaces.spaces.mobile import SPACE as MOBILE
 from tests.exact import assert_exact_network
@@ -20,6 +21,15 @@ def test_registered_as_elastic_mbv3_with_ofa_stages():
     largest, base = SPACE.largest(), backbones.get("mobilenet_v3_large")
     assert (largest.stem, largest.stages[0], largest.head) == (base.stem, base.stages[0], base.head)
     assert SPACE.encode(largest)["s6.b4.kernel_size"] == 7 and SPACE.encode(SPACE.smallest())["s2.depth"] == 2
+
+
+def test_bn_settings_are_once_for_alls_and_a_grown_space_keeps_its_bases():
+    # torchvision's momentum 0.01 left stand-alone proxy-trained points at chance (see elastic.SPACE)
+    assert SPACE.largest().norm == SPACE.sample(3).norm == Norm(eps=1e-5, momentum=0.1)
+    assert backbones.get("mobilenet_v3_large").norm == Norm(eps=1e-3, momentum=0.01)
+    grown = ElasticSpace.grow("mobilenet_v3_large", resolutions=(224,))
+    assert grown.smallest().norm == Norm(eps=1e-3, momentum=0.01)
+    assert ElasticSpace.from_dict(SPACE.to_dict()) == SPACE and ElasticSpace.from_dict(SPACE.to_dict()).largest().norm == Norm()
 
 
 def test_200_points_are_mobile_points_and_round_trip():
