@@ -166,13 +166,14 @@ def test_sigterm_stops_like_ctrl_c_and_says_how_to_resume(tmp_path, capsys, monk
         return (lambda report: os.kill(os.getpid(), signal.SIGTERM)), (lambda: None)
 
     monkeypatch.setattr(nas.cli.training, "epoch_bar", bar)
+    before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler where an earlier test started Ray
     (tmp_path / "tiny.json").write_text(spec().to_json())
     argv = ["train", str(tmp_path / "tiny.json"), "--data", DATA_ARG, "--epochs", "3", "--run-dir", str(tmp_path / "r")]
     assert main(argv) == 130
     assert capsys.readouterr().err == (f"nas train: interrupted: the checkpoint in {tmp_path / 'r'} holds every "
                                        "finished epoch; the same command with --resume continues\n")
     assert read_checkpoint(tmp_path / "r").epochs_done == 1
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+    assert signal.getsignal(signal.SIGTERM) is before  # put back
 
 
 def test_a_run_that_diverges_keeps_its_last_good_epoch_and_says_why(tmp_path, monkeypatch):
