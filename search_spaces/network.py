@@ -143,9 +143,13 @@ def apply_settings(net: Network, spec: NetSpec) -> None:
 
 
 def init_weights(module: nn.Module) -> None:
-    """Kaiming-normal convs, unit BN, small-normal linears (torchvision's ResNet/MobileNet scheme)."""
+    """Kaiming-normal convs, unit BN, small-normal linears (torchvision's ResNet/MobileNet scheme); a conv
+    that is the classifier (SqueezeNet's head) small-normal as well, as torchvision's SqueezeNet has it."""
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, nn.Conv2d) and getattr(m, "classifier", False):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
@@ -156,3 +160,39 @@ def init_weights(module: nn.Module) -> None:
             nn.init.normal_(m.weight, 0, 0.01)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
+
+
+GATES = ("SqueezeExcite", "SpatialAttention", "GeneralizedAttention")  # rescale or add to a path, not a layer of it
+NORMS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
+
+
+def _path(module: nn.Module) -> Iterator[nn.Module]:
+    """The weight layers (convs, linears) and norms of a network in registration order (the order of the
+    forward pass within every cell), attention gates left out."""
+    if type(module).__name__ in GATES:
+        return
+    if isinstance(module, (nn.Conv2d, nn.Linear) + NORMS):
+        yield module
+    for child in module.children():
+        yield from _path(child)
+
+
+def unnormed_run(module: nn.Module) -> int:
+    """The longest run of weight layers with no norm between them: 1 or 2 in a network with a norm after
+    every conv (the classifier, an SE-free head), the whole depth in a plain stack without norms."""
+    run = longest = 0
+    for m in _path(module):
+        run = 0 if isinstance(m, NORMS) else run + 1
+        longest = max(longest, run)
+    return longest
+
+
+def zero_init_last(module: nn.Module) -> int:
+    """Start every residual block as its shortcut: each block with a `zero_init_last` method (basic,
+    bottleneck and Res2Net blocks, MBConv and ANT blocks with an identity shortcut, ShuffleNet v1's stride-1
+    unit, Inception-ResNet blocks) zeroes the last norm scale of its branch (its last conv where it has no
+    norm). Returns the number of blocks that have the method."""
+    blocks = [m for m in module.modules() if callable(getattr(m, "zero_init_last", None))]
+    for m in blocks:
+        m.zero_init_last()
+    return len(blocks)

@@ -141,10 +141,10 @@ def test_export_leaves_them_out(tmp_path, monkeypatch):
     from nas.search import export as export_module
 
     spec = small([AuxHead(1, 2, HEAD)])
+    (tmp_path / "net.json").write_text(spec.to_json())
     built = []
-    (tmp_path / "aux.json").write_text(spec.to_json())
     monkeypatch.setattr(export_module, "build", lambda s, *a, **k: built.append((a, k)) or build(s, *a, **k))
-    path = export_module.export(tmp_path / "aux.json", fmt="torchscript", output=tmp_path / "net.pt").path
+    path = export_module.export(tmp_path / "net.json", fmt="torchscript", output=tmp_path / "net.pt").path
     assert built == [((), {})]  # the deployed network: built without aux=True
     module = torch.jit.load(str(path)).train()
     assert isinstance(module(torch.randn(1, 3, 32, 32)), torch.Tensor)

@@ -166,6 +166,7 @@ def test_sigterm_stops_like_ctrl_c_and_says_how_to_resume(tmp_path, capsys, monk
         return (lambda report: os.kill(os.getpid(), signal.SIGTERM)), (lambda: None)
 
     monkeypatch.setattr(nas.cli.training, "epoch_bar", bar)
+    before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's handler where an earlier test started Ray
     (tmp_path / "tiny.json").write_text(spec().to_json())
     argv = ["train", str(tmp_path / "tiny.json"), "--data", DATA_ARG, "--epochs", "3", "--run-dir", str(tmp_path / "r")]
     before = signal.getsignal(signal.SIGTERM)  # SIG_DFL, or Ray's once an earlier test in this process started Ray
@@ -180,8 +181,8 @@ def test_a_run_that_diverges_keeps_its_last_good_epoch_and_says_why(tmp_path, mo
     import nas.training.train
 
     check = nas.training.train._check_loss
-    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, limit, epoch, step: (
-        f"loss became nan at epoch {epoch} step {step}" if epoch == 2 else check(window, limit, epoch, step)))
+    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, over, plan, epoch, step: (
+        f"loss became nan at epoch {epoch} step {step}" if epoch == 2 else check(window, over, plan, epoch, step)))
     failed = train(spec(), job(tmp_path), "tiny")  # 7 steps an epoch: checked at the last
     assert failed.metrics.failure == "loss became nan at epoch 2 step 7" and failed.metrics.epochs_run == 2
     found = read_checkpoint(tmp_path)

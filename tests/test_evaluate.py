@@ -105,7 +105,7 @@ def test_cli_train_says_when_nothing_trained(tmp_path, capsys, monkeypatch):
     # a run that fails inside its first epoch ran it, but completed none: "failed in epoch 1 of 2", no rate
     import nas.training.train
 
-    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, limit, epoch, step: f"loss became nan at epoch {epoch} step {step}")
+    monkeypatch.setattr(nas.training.train, "_check_loss", lambda window, over, plan, epoch, step: f"loss became nan at epoch {epoch} step {step}")
     path = tmp_path / "tiny.json"
     path.write_text(tiny_spec().to_json())
     assert main(["train", str(path), "--data", "synthetic:1,16,4,64", "--epochs", "2"]) == 0

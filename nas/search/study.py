@@ -152,13 +152,18 @@ def study_settings(config: SearchConfig) -> dict[str, Any]:
     return settings
 
 
+# Recipe fields added after studies were recorded, with the value every earlier study trained with: a study
+# whose recorded proxy lacks one was trained with that value, and resuming it with another is refused
+EARLIER = {"zero_init_last": False, "diverge_patience": 1, "unnormed_lr_scale": 1.0, "max_unnormed_run": 4}
+
+
 def _differences(recorded: dict[str, Any], given: dict[str, Any]) -> list[str]:
     """'name recorded (given now)' for each setting that differs; a setting the study did not record (a
-    study made by an earlier version has no proxy) is not compared."""
+    study made by an earlier version has no proxy) is not compared, except the recipe fields of `EARLIER`."""
     out = []
     for key, value in recorded.items():
         if key == "proxy" and isinstance(value, dict):
-            out += _differences(value, given.get("proxy", {}))
+            out += _differences(EARLIER | value, given.get("proxy", {}))
         elif key in given and value != given[key]:
             out.append(f"{key} {_shown(value)} (given {_shown(given[key])})")
     return out

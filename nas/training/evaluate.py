@@ -25,7 +25,7 @@ from nas.training.stream import Batches, open_data
 from nas.training.train import EpochReport, Report, TrainConfig, TrainResult, fit, resolve_device
 from search_spaces.counting import aux_costs, count
 from search_spaces.errors import SpecError
-from search_spaces.network import build
+from search_spaces.network import build, zero_init_last
 from search_spaces.spec import NetSpec
 
 
@@ -142,7 +142,10 @@ def prepare(spec: NetSpec, config: TrainConfig = TrainConfig(), data: Batches | 
 def initial_model(proxy: NetSpec, config: TrainConfig, device: torch.device) -> torch.nn.Module:
     """The network of `proxy` as a run starts it: initialised from `config.seed`, on `device`."""
     torch.manual_seed(config.seed)
-    model = build(proxy, aux=True).to(device)
+    model = build(proxy, aux=True)
+    if config.zero_init_last:
+        zero_init_last(model)
+    model = model.to(device)
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 

@@ -26,6 +26,7 @@ from nas.training.device import autocast, choose
 from nas.training.optim import OPTIMIZERS, make_optimizer
 from nas.training.stream import Batches
 from search_spaces.errors import NasError
+from search_spaces.network import unnormed_run
 
 SCHEDULES = ("cosine", "onecycle")
 
@@ -66,9 +67,18 @@ class TrainConfig:
     optimizer_eps: float = setting(1e-8, "RMSProp and AdamW epsilon, added to the root of the mean square")
     beta2: float = setting(0.999, "AdamW: decay of the mean squared gradient")
     aux: bool = setting(True, "train the spec's auxiliary heads (GoogLeNet, Inception-v3) with their loss weights")
+    # What makes every sane candidate of a space train (experiments/proxy_reliability.md measures each part)
+    zero_init_last: bool = setting(True, "start each residual branch at zero (the scale of its last norm), so a deep "
+                                         "stack starts as its shortcuts (Goyal et al. 2017)")
+    diverge_patience: int = setting(3, "consecutive loss checks past max_loss that end a run (an early spike "
+                                       "passes); a NaN or infinite loss ends it at once")
+    unnormed_lr_scale: float = setting(0.1, "peak learning rate multiplier for a network with more than "
+                                            "max_unnormed_run weight layers in a row and no norm between them")
+    max_unnormed_run: int = setting(4, "the longest norm-free run of weight layers that trains at the full lr")
 
     def __post_init__(self) -> None:
-        positive = ("epochs", "batch_size", "eval_batch_size", "check_every", "latency_batch", "latency_repeats")
+        positive = ("epochs", "batch_size", "eval_batch_size", "check_every", "latency_batch", "latency_repeats",
+                    "diverge_patience")
         for name in positive:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -85,6 +95,8 @@ class TrainConfig:
             raise ConfigError(f"train config optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
         if not (0 <= self.rmsprop_decay < 1 and 0 <= self.beta2 < 1 and self.optimizer_eps > 0):
             raise ConfigError("train config needs rmsprop_decay and beta2 in [0, 1) and optimizer_eps > 0")
+        if not (0 < self.unnormed_lr_scale <= 1 and self.max_unnormed_run >= 0):
+            raise ConfigError("train config needs unnormed_lr_scale in (0, 1] and max_unnormed_run >= 0")
 
 
 
@@ -183,13 +195,23 @@ def _prepare(x: Tensor, data: Batches, device: torch.device) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
-def _check_loss(window: float, limit: float, epoch: int, step: int) -> str | None:
-    """The failure reason when the mean loss of the last steps is NaN, infinite or past the limit."""
+def _check_loss(window: float, over: int, plan: "_Plan", epoch: int, step: int) -> str | None:
+    """The failure reason when the mean loss of the last steps is NaN or infinite, or when it is past the
+    limit for the `plan.patience`-th check in a row (`over` counts the earlier ones)."""
     if not math.isfinite(window):
         return f"loss became {window} at epoch {epoch} step {step}"
-    if window > limit:
-        return f"loss diverged to {window:.3g} (limit {limit:.3g}) at epoch {epoch} step {step}"
+    if window > plan.limit and over + 1 >= plan.patience:
+        return f"loss diverged to {window:.3g} (limit {plan.limit:.3g}) at epoch {epoch} step {step}"
     return None
+
+
+def peak_lr(model: nn.Module, config: TrainConfig) -> float:
+    """The recipe's peak learning rate for this network: `config.lr`, scaled by `unnormed_lr_scale` when
+    the network has a run of more than `max_unnormed_run` weight layers with no norm between them (plain
+    stacks and fire modules without BN: the batch-norm rate makes them diverge or die)."""
+    if unnormed_run(model) > config.max_unnormed_run:
+        return config.lr * config.unnormed_lr_scale
+    return config.lr
 
 
 @dataclass(frozen=True)
@@ -201,6 +223,8 @@ class _Plan:
     total: int  # steps in the run
     warmup: int  # warm-up steps
     limit: float  # the loss past which the run has diverged
+    patience: int  # checks in a row past the limit that end the run
+    lr: float  # peak learning rate
 
 
 def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | None = None,
@@ -214,7 +238,7 @@ def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | N
     batch = min(config.batch_size, n)
     steps = n // batch
     plan = _Plan(batch, steps, config.epochs * steps, round(config.warmup_epochs * steps),
-                 config.max_loss * math.log(max(2, data.num_classes)))
+                 config.max_loss * math.log(max(2, data.num_classes)), config.diverge_patience, peak_lr(model, config))
     history: list[EpochReport] = list(resume.history) if resume else []
     seconds = resume.seconds if resume else 0.0
     if resume:
@@ -253,11 +277,11 @@ def _epoch(model: nn.Module, data: Batches, config: TrainConfig, opt: torch.opti
     flip = config.flip and data.flip
     model.train()
     sums = torch.zeros(2, device=device)  # loss sum, correct count: kept on the device, read at checks
-    checked = 0.0
+    checked, over = 0.0, 0  # the loss sum at the last check; checks in a row past the limit
     for i, (x, y) in enumerate(data.train_batches(plan.batch, gen)):  # the order drawn from gen, then crops
         if config.crop_padding or flip:
             x = augment(x, config.crop_padding, flip, gen)
-        lr = lr_at((epoch - 1) * plan.steps + i, plan.total, plan.warmup, config.lr, config.schedule)
+        lr = lr_at((epoch - 1) * plan.steps + i, plan.total, plan.warmup, plan.lr, config.schedule)
         for group in opt.param_groups:
             group["lr"] = lr
         with autocast(device):
@@ -269,10 +293,11 @@ def _epoch(model: nn.Module, data: Batches, config: TrainConfig, opt: torch.opti
         sums += torch.stack((loss.detach(), (out.argmax(1) == y).sum().float()))
         if (i + 1) % config.check_every == 0 or i + 1 == plan.steps:
             loss_sum = sums[0].item()
-            failure = _check_loss((loss_sum - checked) / (i % config.check_every + 1), plan.limit, epoch, i + 1)
+            window = (loss_sum - checked) / (i % config.check_every + 1)
+            failure = _check_loss(window, over, plan, epoch, i + 1)
             if failure:
                 return loss_sum, 0.0, failure
-            checked = loss_sum
+            checked, over = loss_sum, over + 1 if window > plan.limit else 0
     loss_sum, correct = sums.tolist()
     return loss_sum, correct, None
 

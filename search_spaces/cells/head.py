@@ -3,7 +3,8 @@
 `classifier`: adaptive average pool to `pool_size`, flatten, hidden linear layers (each followed by the
 activation and dropout), dropout, then the final linear layer. Global pooling plus one linear layer is the
 ResNet/EfficientNet head; `pool_size=7, hidden=(4096, 4096)` is VGG's; `hidden=(1280,)` with hardswish is
-MobileNetV3's. `conv_classifier`: SqueezeNet's dropout, 1x1 conv with bias to the classes, ReLU, global pool.
+MobileNetV3's. `conv_classifier`: SqueezeNet's dropout, 1x1 conv with bias to the classes, ReLU (optional),
+global pool.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from search_spaces.cells.base import Cell
+from search_spaces.cells.base import Cell, optional_field
 from search_spaces.cells.conv import ACTIVATIONS, activation
 from search_spaces.cost import Cost, Shape, Tally, conv2d
 from search_spaces.errors import check_choice, check_float, check_int
@@ -61,19 +62,24 @@ def _classifier_cost(a: ClassifierArgs, shape: Shape, num_classes: int) -> tuple
 
 @dataclass(frozen=True)
 class ConvClassifierArgs:
-    """SqueezeNet's head: dropout, 1x1 conv (with bias) to the classes, ReLU, global average pool."""
+    """SqueezeNet's head: dropout, 1x1 conv (with bias) to the classes, ReLU (`activation` "none": the logits
+    as the conv gives them), global average pool."""
 
     dropout: float = 0.5
+    activation: str = optional_field("relu")
 
     def __post_init__(self) -> None:
         check_float("conv_classifier", "dropout", self.dropout, 0.0, 0.99)
+        check_choice("conv_classifier", "activation", self.activation, ("relu", "none"))
 
 
 def _conv_classifier_build(a: ConvClassifierArgs, in_channels: int, num_classes: int) -> nn.Module:
-    return nn.Sequential(OrderedDict(
-        drop=nn.Dropout(a.dropout), conv=nn.Conv2d(in_channels, num_classes, 1), act=nn.ReLU(inplace=True),
-        pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(1),
-    ))
+    conv = nn.Conv2d(in_channels, num_classes, 1)
+    conv.classifier = True  # initialised as the classifier it is (`network.init_weights`)
+    layers = OrderedDict(drop=nn.Dropout(a.dropout), conv=conv)
+    if a.activation == "relu":
+        layers["act"] = nn.ReLU(inplace=True)
+    return nn.Sequential(OrderedDict(layers, pool=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(1)))
 
 
 def _conv_classifier_cost(a: ConvClassifierArgs, shape: Shape, num_classes: int) -> tuple[Cost, Shape]:
@@ -85,5 +91,5 @@ CELLS = (
     Cell("classifier", ClassifierArgs, _classifier_build, _classifier_cost,
          "pool, optional hidden linear layers, dropout, linear to the classes", role="head"),
     Cell("conv_classifier", ConvClassifierArgs, _conv_classifier_build, _conv_classifier_cost,
-         "SqueezeNet head: dropout, 1x1 conv to the classes, ReLU, global pool", role="head"),
+         "SqueezeNet head: dropout, 1x1 conv to the classes, ReLU (or none), global pool", role="head"),
 )

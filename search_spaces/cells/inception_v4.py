@@ -139,6 +139,10 @@ class InceptionResidual(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return self.act(x + self.scale * self.conv(self.branches(x)))
 
+    def zero_init_last(self) -> None:
+        """Zero the 1x1 conv that closes the residual branch (it has no norm), so the block starts as act(x)."""
+        nn.init.zeros_(self.conv.weight)
+
 
 def _residual_build(branches: tuple[Branch, ...], in_channels: int, scale: float, act: str) -> nn.Module:
     module = build_branches(branches, in_channels)

@@ -79,6 +79,11 @@ class MBConv(nn.Module):
         y = self.project(self.se(self.dw(self.expand(x))))
         return x + drop_path(y, self.drop_path, self.training) if self.shortcut else y
 
+    def zero_init_last(self) -> None:
+        """With the identity shortcut: zero the projection's BN scale, so the block starts as the identity."""
+        if self.shortcut:
+            nn.init.zeros_(self.project.bn.weight)
+
 
 def _mbconv_cost(a: MBConvArgs, shape: Shape) -> tuple[Cost, Shape]:
     tally, mid = Tally(shape), a.mid_channels
@@ -187,6 +192,12 @@ class AntBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = self.project(self.attention(self.dw(self.expand(x))))
         return x + drop_path(y, self.drop_path, self.training) if self.shortcut else y
+
+    def zero_init_last(self) -> None:
+        """With the identity shortcut: zero the projection's BN scale (without BN: its weights), so the block
+        starts as the identity."""
+        if self.shortcut:
+            nn.init.zeros_(self.project.bn.weight if hasattr(self.project, "bn") else self.project.conv.weight)
 
 
 def _ant_cost(a: AntArgs, shape: Shape) -> tuple[Cost, Shape]:

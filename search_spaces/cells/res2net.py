@@ -82,7 +82,7 @@ def _res2net_build(a: Res2NetArgs, in_channels: int) -> nn.Module:
         splits=Res2Split(a.split_channels, a.scale, a.stride, a.groups, a.stage_first),
         conv3=conv_bn_act(wide, a.out_channels, 1, activation_name="none"),
     ))
-    return ResidualBlock(body, shortcut(a.projection, in_channels, a.out_channels, a.stride))
+    return ResidualBlock(body, shortcut(a.projection, in_channels, a.out_channels, a.stride), "conv3.bn")
 
 
 def _res2net_cost(a: Res2NetArgs, shape: Shape) -> tuple[Cost, Shape]:

@@ -47,15 +47,21 @@ from search_spaces.rounding import scale_channels
 
 
 class ResidualBlock(nn.Module):
-    """relu(body(x) + shortcut(x)): the frame shared by the basic, bottleneck and Res2Net blocks."""
+    """relu(body(x) + shortcut(x)): the frame shared by the basic, bottleneck and Res2Net blocks. `last` names
+    the body's last norm (the one `zero_init_last` zeroes)."""
 
     drop_path = 0.0  # stochastic depth of the body (set by network.build from the spec)
 
-    def __init__(self, body: nn.Module, shortcut: nn.Module):
+    def __init__(self, body: nn.Module, shortcut: nn.Module, last: str):
         super().__init__()
         self.body = body
         self.shortcut = shortcut
         self.act = nn.ReLU(inplace=True)
+        self.last = last
+
+    def zero_init_last(self) -> None:
+        """Zero the scale of the body's last norm, so the block starts as its shortcut (Goyal et al. 2017)."""
+        nn.init.zeros_(self.body.get_submodule(self.last).weight)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.act(drop_path(self.body(x), self.drop_path, self.training) + self.shortcut(x))
@@ -125,7 +131,8 @@ def _basic_build(a: BasicArgs, in_channels: int) -> nn.Module:
     layers["conv1"] = conv_bn_act(in_channels, a.out_channels, 3, a.stride)
     layers["conv2"] = conv_bn_act(a.out_channels, a.out_channels, 3, activation_name="none")
     _attention(layers, a.out_channels, a.se_channels, a.spatial_attention)
-    return ResidualBlock(nn.Sequential(layers), shortcut(a.projection, in_channels, a.out_channels, a.stride))
+    return ResidualBlock(nn.Sequential(layers), shortcut(a.projection, in_channels, a.out_channels, a.stride),
+                         "conv2.bn")
 
 
 def _basic_cost(a: BasicArgs, shape: Shape) -> tuple[Cost, Shape]:
@@ -202,7 +209,8 @@ def _bottleneck_build(a: BottleneckArgs, in_channels: int) -> nn.Module:
         _attention(layers, mid, a.se_channels, False)
     layers["conv3"] = conv_bn_act(mid, a.out_channels, 1, activation_name="none")
     _attention(layers, a.out_channels, a.se_channels if a.se_position == "last" else 0, a.spatial_attention)
-    return ResidualBlock(nn.Sequential(layers), shortcut(a.projection, in_channels, a.out_channels, a.stride))
+    return ResidualBlock(nn.Sequential(layers), shortcut(a.projection, in_channels, a.out_channels, a.stride),
+                         "conv3.bn")
 
 
 def _bottleneck_cost(a: BottleneckArgs, shape: Shape) -> tuple[Cost, Shape]:

@@ -123,6 +123,11 @@ class ShuffleV1(nn.Module):
             return self.relu(y + x)
         return torch.cat([self.pool(x), self.relu(y)], 1)
 
+    def zero_init_last(self) -> None:
+        """At stride 1 (the residual unit): zero the last BN scale, so the unit starts as relu(x)."""
+        if self.pool is None:
+            nn.init.zeros_(self.expand.bn.weight)
+
 
 def _v1_build(a: ShuffleV1Args, in_channels: int) -> nn.Module:
     return ShuffleV1(in_channels, a)

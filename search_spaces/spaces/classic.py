@@ -8,14 +8,23 @@
   pools to `head.pool_size` and runs `head.hidden` linear layers of `head.hidden_width`.
 - fire: a 7x7 or 3x3 stride-2 stem conv (no padding), then stages that each open with a 3x3/2 ceil-mode
   max pool and holds rows of repeated fire modules (squeeze, and equal 1x1 / 3x3 expand widths);
-  SqueezeNet's conv head.
+  SqueezeNet's conv head, whose `head.activation` keeps SqueezeNet's ReLU on the class scores or leaves it
+  out; BN after each conv when `norm`, the input added to each fire module whose widths agree (the repeats
+  of a row) when `bypass` (SqueezeNet's simple bypass).
 
 Row labels count the spec's rows: `s2.b1` is a stage's first row (for fire stages, b1 is the pool and the
 fires are b2..). Widths are multiples of 16 (squeeze widths of 8) so that `width_mult` keeps them on the
 grid; `depth_mult` multiplies the repeats of conv and fire rows.
+
+The default search distribution holds `norm` and `bypass` at True and `head.activation` at none (`--free
+NAME` draws one again): plain stacks and fire networks without BN, deep fire stacks without the bypass and
+fire networks whose class scores pass a ReLU died, diverged or stayed near chance under the proxy far more
+often than the rest
+(experiments/proxy_reliability.md, classic: every parameter free against the default).
 """
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from search_spaces.cells.conv import ConvArgs, PoolArgs
@@ -46,7 +55,7 @@ PLAIN, FIRE = "kind plain", "kind fire"
 PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
     Int("resolution", 160, 256, 16), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
     Choice("head.dropout", DROPOUTS), Choice("kind", KINDS),
-    Choice("norm", (False, True), when=PLAIN), Choice("pool", tuple(POOLS), when=PLAIN),
+    Choice("norm", (False, True)), Choice("pool", tuple(POOLS), when=PLAIN),
     Choice("s1.b1.stride", FIRST_STRIDES, when=PLAIN),
     Int("stages", 3, 5, when=PLAIN, note="at most 4 where s1.b1.stride is 4"),
     Int("stages", 2, 4, when=FIRE),
@@ -59,6 +68,7 @@ PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/t
         "with stride 1 and padding kernel // 2); fire: 2 <= r <= s{s}.rows + 1"),
     Int("head.pool_size", 1, 7, when=PLAIN), Int("head.hidden", 0, 2, when=PLAIN),
     Int("head.hidden_width", *HIDDEN, when=PLAIN + ", head.hidden >= 1"),
+    Choice("bypass", (False, True), when=FIRE), Choice("head.activation", ("relu", "none"), when=FIRE),
     Choice("stem.kernel_size", (3, 7), when=FIRE), Int("stem.out_channels", *STEM, when=FIRE),
     Int("s{s}.b{r}.squeeze_channels", *SQUEEZE, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
     Int("s{s}.b{r}.expand_channels", *EXPAND, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
@@ -70,6 +80,7 @@ class ClassicSpace(Space):
     name = "classic"
     description = ("plain conv stacks (AlexNet, VGG: rows of convs, max pools, an MLP head) and SqueezeNet "
                    "fire modules; widths, depths, kernels, BN, pooling and head")
+    defaults = MappingProxyType({"norm": True, "bypass": True, "head.activation": "none"})  # evidence: the module docstring
     fixed_points = ("alexnet", "vgg16", "vgg16_bn", "squeezenet1_0", "squeezenet1_1")
 
     def parameters(self) -> tuple:
@@ -80,12 +91,13 @@ class ClassicSpace(Space):
         width = trial.suggest_categorical("width_mult", WIDTH_MULTS)
         deep = trial.suggest_categorical("depth_mult", DEPTH_MULTS)
         dropout = trial.suggest_categorical("head.dropout", DROPOUTS)
-        if trial.suggest_categorical("kind", KINDS) == "fire":
-            return self._fire(trial, resolution, width, deep, dropout)
-        return self._plain(trial, resolution, width, deep, dropout)
-
-    def _plain(self, trial: Any, resolution: int, width: float, deep: float, dropout: float) -> NetSpec:
+        fire = trial.suggest_categorical("kind", KINDS) == "fire"
         norm = trial.suggest_categorical("norm", (False, True))
+        if fire:
+            return self._fire(trial, resolution, width, deep, dropout, norm)
+        return self._plain(trial, resolution, width, deep, dropout, norm)
+
+    def _plain(self, trial: Any, resolution: int, width: float, deep: float, dropout: float, norm: bool) -> NetSpec:
         pool = Block("maxpool", POOLS[trial.suggest_categorical("pool", tuple(POOLS))])
         stages = []
         first_stride = trial.suggest_categorical("s1.b1.stride", FIRST_STRIDES)
@@ -119,10 +131,12 @@ class ClassicSpace(Space):
         layers = trial.suggest_int("head.hidden", 0, 2)
         return (trial.suggest_int("head.hidden_width", *HIDDEN[:2], step=HIDDEN[2]),) * layers if layers else ()
 
-    def _fire(self, trial: Any, resolution: int, width: float, deep: float, dropout: float) -> NetSpec:
+    def _fire(self, trial: Any, resolution: int, width: float, deep: float, dropout: float, norm: bool) -> NetSpec:
+        bypass = trial.suggest_categorical("bypass", (False, True))
+        logits = trial.suggest_categorical("head.activation", ("relu", "none"))
         kernel = trial.suggest_categorical("stem.kernel_size", (3, 7))
         out = scale_channels(trial.suggest_int("stem.out_channels", *STEM[:2], step=STEM[2]), width)
-        stem = Block("conv", ConvArgs(out, kernel, 2, 0, bias=True, norm=False))
+        stem = Block("conv", ConvArgs(out, kernel, 2, 0, bias=True, norm=norm))
         stages = []
         for s in range(1, trial.suggest_int("stages", 2, 4) + 1):
             rows = [Block("maxpool", FIRE_POOL)]
@@ -130,9 +144,9 @@ class ClassicSpace(Space):
                 squeeze = scale_channels(trial.suggest_int(f"s{s}.b{b}.squeeze_channels", *SQUEEZE[:2], step=SQUEEZE[2]), width)
                 expand = scale_channels(trial.suggest_int(f"s{s}.b{b}.expand_channels", *EXPAND[:2], step=EXPAND[2]), width)
                 repeats = depth(trial.suggest_int(f"s{s}.b{b}.repeats", 1, 3), deep)
-                rows.append(Block("fire", FireArgs(squeeze, expand, expand), repeats))
+                rows.append(Block("fire", FireArgs(squeeze, expand, expand, norm, bypass), repeats))
             stages.append(Stage(tuple(rows)))
-        head = Block("conv_classifier", ConvClassifierArgs(dropout))
+        head = Block("conv_classifier", ConvClassifierArgs(dropout, logits))
         return NetSpec(stem=(stem,), stages=tuple(stages), head=(head,), resolution=resolution)
 
     def encode(self, spec: NetSpec) -> Params:
@@ -144,7 +158,9 @@ class ClassicSpace(Space):
                           "head.dropout": head.dropout, "stages": len(spec.stages)}
         if spec.head[0].cell == "conv_classifier":
             stem = spec.stem[0].args
-            params |= {"kind": "fire", "stem.kernel_size": stem.kernel_size,
+            fire = spec.stages[0].blocks[1].args
+            params |= {"kind": "fire", "norm": stem.norm, "bypass": fire.bypass, "head.activation": head.activation,
+                       "stem.kernel_size": stem.kernel_size,
                        "stem.out_channels": base_width(stem.out_channels, width, *STEM)}
             for s, stage in enumerate(spec.stages, 1):
                 params[f"s{s}.rows"] = len(stage.blocks) - 1

@@ -14,10 +14,18 @@ Widths are multiples of 8, each row's base width within [half, twice] the previo
 scales them (and the stem and head convs) with `scale_channels`, `depth_mult` scales each row's repeats
 (ceil), as `search_spaces.scale.multiply` does. EfficientNet-B1..B7 are points through their explicit
 widths, depths and resolution (encode tries multipliers 1.0 first).
+The default search distribution holds `norm` at True and every stage at one row, `s{s}.rows` = 1 (`--free
+NAME` draws one again, `--free all` every one): the stage is then MnasNet's and Once-for-All's unit, one
+block kind, width, kernel, expansion and SE repeated `repeats` times, and every axis those searches
+search is still searched (per-stage depth, kernel, expansion, width, SE; resolution and the multipliers).
+Networks without BN in their stem, head and ANT blocks, and stages of several rows whose widths jump
+(down to 8 channels and back), failed or stayed at chance under the proxy far more often than the rest
+(experiments/proxy_reliability.md, mobile: every parameter free against the default).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from search_spaces.cells.base import stride_one
@@ -121,12 +129,13 @@ def _width_range(base_in: int) -> tuple[int, int, int]:
     return max(8, base_in // 2 // 8 * 8), min(2 * base_in, MAX_WIDTH), 8
 
 
+MAX_STAGES = 7
 STAGE, ROW = "s <= stages", "s <= stages, r <= s{s}.rows"
 PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/test_declared.py holds them to it)
     Choice("resolution", RESOLUTIONS), Choice("width_mult", WIDTH_MULTS), Choice("depth_mult", DEPTH_MULTS),
     Choice("norm", (True, False)), Choice("se.rule", ("input", "expanded")), Choice("se.activation", ("relu", "silu")),
     Choice("se.gate", ("sigmoid", "hardsigmoid")), Int("stem.out_channels", *STEM),
-    Choice("stem.activation", ACTIVATIONS + ("none",)), Int("stages", 4, 7),
+    Choice("stem.activation", ACTIVATIONS + ("none",)), Int("stages", 4, MAX_STAGES),
     Choice("s{s}.kind", KINDS, when=STAGE), Choice("s{s}.activation", ACTIVATIONS, when=STAGE),
     Choice("s{s}.stride", (2, 1), when=STAGE + ", where either stride still leaves exactly four stride-2 stages"),
     Int("s{s}.rows", 1, 4, when=STAGE),
@@ -150,6 +159,8 @@ class MobileSpace(Space):
     name = "mobile"
     description = ("MBConv-family networks: per stage the block kind (dsconv, mbconv, ant), activation, stride and "
                    "rows; per row the width, repeats, kernel, expansion and SE; stem, head and global multipliers")
+    # evidence: the module docstring
+    defaults = MappingProxyType({"norm": True} | {f"s{s}.rows": 1 for s in range(1, MAX_STAGES + 1)})
     fixed_points = (
         "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "mnasnet_a1", "proxylessnas_mobile",
         "antnet", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "efficientnet_b4",
@@ -174,7 +185,7 @@ class MobileSpace(Space):
         cost, shape = rows_cost((stem,), Shape(3, resolution, resolution), "stem")  # RGB: NetSpec's in_channels
         macs = cost.macs
         stages, downsamplings = [], 0
-        num_stages = trial.suggest_int("stages", 4, 7)
+        num_stages = trial.suggest_int("stages", 4, MAX_STAGES)
         for s in range(1, num_stages + 1):
             kind = trial.suggest_categorical(f"s{s}.kind", KINDS)
             activation = trial.suggest_categorical(f"s{s}.activation", ACTIVATIONS)
