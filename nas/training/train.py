@@ -48,7 +48,9 @@ class TrainConfig:
     label_smoothing: float = setting(0.1, "cross-entropy target smoothing, 0..1")
     warmup_epochs: float = setting(0.3, "linear warm-up length, in epochs (fractions allowed)")
     schedule: str = setting("onecycle", "after warm-up: onecycle (linear to zero) or cosine (to zero)")
-    crop_padding: int = setting(2, "random-crop zero padding, pixels at the data resolution; 0: no crops")
+    # no crops in the proxy: two epochs cannot afford the regularisation, least of all at the 14-16 px sides
+    # low-resolution candidates train at (experiments/proxy_reliability.md); longer trainings want 2-4
+    crop_padding: int = setting(0, "random-crop zero padding, pixels at the side trained at; 0: no crops")
     flip: bool = setting(True, "random horizontal flips, where the dataset allows them (not digits)")
     seed: int = setting(0, "weight initialisation, batch order and augmentation")
     # One thread by default: a search runs a trial per core, and several threads on a busy machine wait on
