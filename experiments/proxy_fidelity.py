@@ -138,7 +138,8 @@ def render(results: dict[str, Any]) -> str:
         (f"**Result:** tau {proxy[0]:.3f} against a ceiling of {ceiling[0]:.3f}: the target "
          + ("is met." if met else "is not met.")),
         "",
-        ("Mean validation accuracy: " + ", ".join(f"{k} {v:.3f}" for k, v in mean_of.items())
+        ("Mean validation accuracy: " + ", ".join(
+            f"{k} {v:.3f} (n={sum(r['recipe'] == k for r in results['rows'])})" for k, v in mean_of.items())
          + "; training time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in seconds.items()) + "."),
         "",
         "| candidate | MACs (M) | resolution | proxy side | proxy | long seed 0 | long seed 1 |",

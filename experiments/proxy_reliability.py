@@ -148,13 +148,16 @@ def report() -> str:
         if space not in found:
             continue
         lines += [f"## {space} at {BUDGETS[space] / 1e6:,.0f}M multiply-adds", "",
-                  "| recipe-distribution | held fixed | n | ok | failed | near chance | median val acc | best | s/candidate |",
-                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| recipe-distribution | held fixed | n | ok | failed | near chance | median val acc | best | s/candidate "
+                  "| default recipe, same candidates: ok |",
+                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, rec in sorted(found[space].items(), key=lambda kv: (kv[0] != "default-default", kv[0])):
             t = tally(rec["rows"])
             fixed = ", ".join(f"{k}={v}" for k, v in rec["fixed"].items()) or "nothing"
+            same = found[space].get(f"default-{rec['dist']}", {}).get("rows", [])[:t["n"]]
+            paired = f"{tally(same)['ok']} of {len(same)}" if rec["variant"] != "default" and same else ""
             lines.append(f"| {name} | {fixed} | {t['n']} | {t['ok']} | {t['failed']} | {t['near']} | "
-                         f"{t['median']:.3f} | {t['best']:.3f} | {t['seconds']:.0f} |")
+                         f"{t['median']:.3f} | {t['best']:.3f} | {t['seconds']:.0f} | {paired} |")
         lines.append("")
         figures(space, found[space], lines)
     return "\n".join(lines)
@@ -169,8 +172,14 @@ def figures(space: str, recs: dict[str, dict], lines: list[str]) -> None:
     plot_edf(OUT / f"edf_{space}.png", [summarize(name, nets, 10) for name, nets in sorted(runs.items())])
     top = effects(runs["default-free"], top=6)
     plot_effects(OUT / f"params_{space}.png", top, f"{space}, every parameter free: error of each choice")
+    held = [e for e in effects(runs["default-free"], top=10_000) if e.name in recs["default-default"]["fixed"]]
     lines += [f"![EDF {space}](proxy_reliability/edf_{space}.png) ![choices {space}](proxy_reliability/params_{space}.png)",
-              "", "Choices that change the error most (every parameter free; mean error per choice, n):", ""]
+              "", "The parameters the default distribution holds, drawn freely (mean error per choice, n; a failed "
+              "training counts as error 1):", ""]
+    for e in held:
+        shown = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
+        lines.append(f"- `{e.name}`: {shown}")
+    lines += ["", "Choices whose mean errors differ most (every parameter free; few draws each, so noisy):", ""]
     for e in top:
         shown = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
         lines.append(f"- `{e.name}`: {shown}")
