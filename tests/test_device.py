@@ -109,7 +109,7 @@ def test_latency_is_measured_before_training(monkeypatch):
                         lambda *a, **k: events.append("latency") or real_latency(*a, **k))
     spec = dataclasses.replace(tiny_spec(), resolution=32)
     config = dataclasses.replace(FAST, latency=True, latency_batch=2, latency_repeats=2, lr=1e6, warmup_epochs=0,
-                                 check_every=1)  # diverges at once: a failed run keeps its latency too
+                                 check_every=1, diverge_patience=1)  # diverges at once: a failed run keeps its latency too
     metrics = evaluate(spec, config, DataSource("synthetic", resolution=16, size=96, num_classes=3))
     assert events == ["latency", "fit"]
     assert metrics.failure and metrics.latency_ms > 0 and metrics.latency_batch_ms > 0

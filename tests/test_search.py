@@ -96,7 +96,7 @@ def test_a_network_that_fails_is_trained_once_and_the_search_ends(tmp_path, ray_
     # Every training diverges (a loss limit no loss meets). Failures count as spent training runs, and a
     # re-proposed failed network is a duplicate of its failure: the search ends instead of retrying for ever.
     monkeypatch.setattr(spaces, "SPACES", only_spaces(Narrow()))
-    failing = dataclasses.replace(TRAIN, max_loss=1e-6, check_every=1)
+    failing = dataclasses.replace(TRAIN, max_loss=1e-6, check_every=1, diverge_patience=1)
     search(config(tmp_path, trials=3, max_concurrent=1, seed=3, budget=10**9, train=failing, max_proposals=40))
     trials = optuna.load_study(study_name="nas", storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}").get_trials()
     failed = [t for t in trials if t.user_attrs["status"] == "failed"]

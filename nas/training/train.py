@@ -243,12 +243,13 @@ def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | N
                  config.max_loss * math.log(max(2, data.num_classes)), config.diverge_patience, peak_lr(model, config))
     history: list[EpochReport] = list(resume.history) if resume else []
     seconds = resume.seconds if resume else 0.0
+    over = 0  # loss checks in a row past the limit, across epochs
     if resume:
         opt.load_state_dict(resume.optimizer)
         gen.set_state(resume.generator)
     for epoch in range(len(history) + 1, config.epochs + 1):
         start = _clock(device)
-        loss_sum, correct, failure = _epoch(model, data, config, opt, gen, plan, epoch)
+        loss_sum, correct, failure, over = _epoch(model, data, config, opt, gen, plan, epoch, over)
         elapsed = _clock(device) - start
         seconds += elapsed
         images = (epoch - 1) * steps * batch  # images of the completed epochs before this one
@@ -272,14 +273,15 @@ def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | N
 
 
 def _epoch(model: nn.Module, data: Batches, config: TrainConfig, opt: torch.optim.Optimizer, gen: torch.Generator,
-           plan: _Plan, epoch: int) -> tuple[float, float, str | None]:
-    """One epoch of steps: (loss sum, correct count, failure reason or None)."""
+           plan: _Plan, epoch: int, over: int) -> tuple[float, float, str | None, int]:
+    """One epoch of steps: (loss sum, correct count, failure reason or None, loss checks in a row past the
+    limit at its end, `over` counting those before it)."""
     device = data.device
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     flip = config.flip and data.flip
     model.train()
     sums = torch.zeros(2, device=device)  # loss sum, correct count: kept on the device, read at checks
-    checked, over = 0.0, 0  # the loss sum at the last check; checks in a row past the limit
+    checked = 0.0  # the loss sum at the last check
     for i, (x, y) in enumerate(data.train_batches(plan.batch, gen)):  # the order drawn from gen, then crops
         if config.crop_padding or flip:
             x = augment(x, config.crop_padding, flip, gen)
@@ -298,10 +300,10 @@ def _epoch(model: nn.Module, data: Batches, config: TrainConfig, opt: torch.opti
             window = (loss_sum - checked) / (i % config.check_every + 1)
             failure = _check_loss(window, over, plan, epoch, i + 1)
             if failure:
-                return loss_sum, 0.0, failure
+                return loss_sum, 0.0, failure, over
             checked, over = loss_sum, over + 1 if window > plan.limit else 0
     loss_sum, correct = sums.tolist()
-    return loss_sum, correct, None
+    return loss_sum, correct, None, over
 
 
 def _clock(device: torch.device) -> float:
