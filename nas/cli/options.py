@@ -55,6 +55,12 @@ def add_settings(parser: argparse.ArgumentParser, fields: dict[str, Flat], title
     return added
 
 
+def add_groups(parser: argparse.ArgumentParser, fields: dict[str, Flat], titles: dict[str | None, str]) -> None:
+    """`add_settings` once per owner of the fields (None: the job's own settings), each group with its title."""
+    for owner, title in titles.items():
+        add_settings(parser, {n: f for n, f in fields.items() if f.owner == owner}, title=title)
+
+
 def given(args: argparse.Namespace, names: Sequence[str], prefix: str = "") -> dict[str, Any]:
     """The settings among `names` the user typed (absent ones were suppressed), without `prefix`."""
     return {name[len(prefix):]: getattr(args, name) for name in names if hasattr(args, name)}

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from nas.budget import format_flops, format_params
-from nas.cli.options import add_settings, given
+from nas.cli.options import add_groups, given
 from nas.cli.show import FLOPS_NOTE
 
 HIDDEN = ("latency", "latency_batch", "latency_repeats", "max_loss")  # TrainConfig settings a supernet has no use for
@@ -111,9 +111,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = commands.add_parser("train", help="sandwich-rule training with in-place distillation, a checkpoint per epoch")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir after its last finished epoch")
     fields = {n: f for n, f in SupernetJob.fields().items() if n not in HIDDEN}
-    add_settings(p, {n: f for n, f in fields.items() if f.owner is None}, title="supernet")
-    add_settings(p, {n: f for n, f in fields.items() if f.owner == "data"}, title="data options")
-    add_settings(p, {n: f for n, f in fields.items() if f.owner == "train"}, title="training recipe")
+    add_groups(p, fields, {None: "supernet", "data": "data options", "train": "training recipe"})
     p.set_defaults(run=_train)
 
     p = commands.add_parser("score", help="accuracy of sub-networks with the BN statistics as trained and recalibrated")

@@ -9,7 +9,7 @@ import signal
 from typing import Any
 
 from nas.budget import format_flops, format_params
-from nas.cli.options import add_settings, given
+from nas.cli.options import add_groups, add_settings, given
 from nas.cli.show import FLOPS_NOTE, SearchBar, epoch_bar
 from nas.specs import load_spec
 from nas.training.evaluate import Metrics, TrainJob
@@ -196,9 +196,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="starting recipe: proxy (the search's) or inception_v3 (the paper's RMSProp settings, see "
                         "nas/training/recipes.py); recipe options given override it (default: proxy)")
     fields = TrainJob.fields()
-    add_settings(p, {n: f for n, f in fields.items() if f.owner is None}, title="data and checkpoint")
-    add_settings(p, {n: f for n, f in fields.items() if f.owner == "data"}, title="data options")
-    add_settings(p, {n: f for n, f in fields.items() if f.owner == "train"}, title="training recipe")
+    add_groups(p, fields, {None: "data and checkpoint", "data": "data options", "train": "training recipe"})
     p.set_defaults(run=_train)
 
     p = sub.add_parser("scale", help="compound scaling: phi sweeps, coefficient search, scale to a budget")
