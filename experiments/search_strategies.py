@@ -13,10 +13,16 @@ queued first), for S in (evolution, random, tpe) and s in 0..4. Then the best pr
 and the best seeded backbone are retrained with PROXY at training seeds 0, 1, 2 (validation and test
 accuracy), so (b) is also checked beyond one training seed's noise.
 
-Outputs (beside this file): search_strategies.md and search_strategies.json. Run directories go under
+The strategy "evolution_nofloor" is evolution as it was before its parents had to clear 3x chance (its
+tournament breeds from near-chance networks too): an ablation, with `nas.search.strategies.NEAR_CHANCE` set
+to 0 in this process (the sampler runs here, not in Ray's workers) for that run only.
+
+Outputs (beside this file): NAME.md and NAME.json (`--out`, default search_strategies). Run directories go under
 runs/experiments/search_strategies/ and are reused when a run finished there before, so an interrupted
 script continues where it stopped.
-Run: .venv/bin/python experiments/search_strategies.py [--trials 40] [--seeds 5]
+Run: .venv/bin/python experiments/search_strategies.py [--trials 40] [--seeds 5] [--strategies a,b] [--out NAME]
+(`--trials 12 --strategies evolution,evolution_nofloor,random --out main_command` is the README's main
+command at several seeds)
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ from typing import Any
 from common import cpu_name, log
 from scipy.stats import wilcoxon
 
+from nas.search import strategies
 from nas.search.config import SearchConfig
 from nas.search.run import search
 from nas.search.searcher import Progress
@@ -80,9 +87,16 @@ def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
             f"training runs {p.training_runs}/{p.total}, best {p.best_accuracy}")
 
     start = time.perf_counter()
-    config = SearchConfig(space=CONFIG["space"], budget=CONFIG["budget"], strategy=strategy, seed=seed,
-                          trials=trials, run_dir=str(run_dir))
-    result = search(config, progress)
+    nofloor = strategy == "evolution_nofloor"
+    config = SearchConfig(space=CONFIG["space"], budget=CONFIG["budget"], strategy="evolution" if nofloor else strategy,
+                          seed=seed, trials=trials, run_dir=str(run_dir))
+    floor = strategies.NEAR_CHANCE
+    if nofloor:
+        strategies.NEAR_CHANCE = 0.0
+    try:
+        result = search(config, progress)
+    finally:
+        strategies.NEAR_CHANCE = floor
     study, _ = load_run(run_dir)
     epochs = {t.number: t.user_attrs.get("epochs") for t in study.get_trials(deepcopy=False)}
     rows = json.loads((run_dir / "trials.json").read_text())
@@ -122,12 +136,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=CONFIG["trials"])
     parser.add_argument("--seeds", type=int, default=len(CONFIG["seeds"]))
+    parser.add_argument("--strategies", default=",".join(CONFIG["strategies"]),
+                        help="comma-separated: evolution, random, tpe, nsga2, evolution_nofloor (the ablation)")
+    parser.add_argument("--out", default="search_strategies", help="the record's name: NAME.md and NAME.json here")
     parser.add_argument("--report", action="store_true", help="only rewrite the .md from the recorded .json")
     args = parser.parse_args()
     if args.report:
-        (HERE / "search_strategies.md").write_text(render(json.loads((HERE / "search_strategies.json").read_text())))
+        (HERE / f"{args.out}.md").write_text(render(json.loads((HERE / f"{args.out}.json").read_text())))
         return
     CONFIG["trials"], CONFIG["seeds"] = args.trials, tuple(range(args.seeds))
+    CONFIG["strategies"] = tuple(args.strategies.split(","))
     started = time.perf_counter()
     load_at_start = round(os.getloadavg()[0], 1)
     log(f"hardware: {cpu_name()}, {os.cpu_count()} cores; versions: {versions()}")
@@ -145,13 +163,15 @@ def main() -> None:
                             "load_average_at_start": load_at_start},
                "total_wall_seconds": round(time.perf_counter() - started, 1), "runs": runs,
                "retrained": retrained}
-    (HERE / "search_strategies.json").write_text(json.dumps(results, indent=1) + "\n")
-    (HERE / "search_strategies.md").write_text(render(results))
-    log(f"wrote {HERE / 'search_strategies.md'} and search_strategies.json")
+    (HERE / f"{args.out}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (HERE / f"{args.out}.md").write_text(render(results))
+    log(f"wrote {HERE / args.out}.md and {args.out}.json")
 
 
 def command(args: argparse.Namespace) -> str:
     extra = ("" if args.trials == 40 else f" --trials {args.trials}") + ("" if args.seeds == 5 else f" --seeds {args.seeds}")
+    extra += "" if args.strategies == "evolution,random,tpe" else f" --strategies {args.strategies}"
+    extra += "" if args.out == "search_strategies" else f" --out {args.out}"
     return f".venv/bin/python experiments/search_strategies.py{extra}"
 
 
@@ -194,10 +214,10 @@ def _run_rows(runs: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _strategy_rows(runs: list[dict[str, Any]], strategies: list[str]) -> list[str]:
+def _strategy_rows(runs: list[dict[str, Any]], names: list[str]) -> list[str]:
     lines = ["| strategy | hypervolume | best proposed (val) | proposed trained to 3x chance | seeds where proposed beats seeded |",
              "|---|---|---|---|---|"]
-    for s in strategies:
+    for s in names:
         mine = list(_by(runs, s).values())
         hv = [r["summary"]["hypervolume"] for r in mine]
         best = [(_best(_trained(r, named=False)) or {"accuracy": 0.0})["accuracy"] for r in mine]

@@ -59,6 +59,32 @@ def test_evolution_children_differ_from_their_parent_in_one_parameter():
         assert len(changed) == 1
 
 
+def test_evolution_breeds_from_near_chance_networks_only_when_nothing_better_is_drawn():
+    """A cheap network at chance is on the (accuracy, cost) front of any sample; with a floor it is no parent
+    while a sampled network clears the floor, and still one when none does."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    def parents(floor, accuracies):
+        sampler = AgingEvolution(population=4, sample_size=4, seed=0, floor=floor)
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+        for accuracy, cost in accuracies:  # the population: trained trials with their (accuracy, cost)
+            study.add_trial(optuna.trial.create_trial(
+                params={"x": cost}, distributions={"x": optuna.distributions.IntDistribution(0, 99)},
+                values=[accuracy, cost], user_attrs={"status": "trained"}))
+        found = set()
+        for _ in range(12):
+            trial = study.ask()
+            parent = study.trials[trial.number].system_attrs[PARENT]
+            found.add(study.trials[parent].params["x"])
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return found
+
+    population = [(0.12, 5), (0.95, 80), (0.90, 40), (0.50, 90)]  # the 5-cost one is near chance (10 classes)
+    assert parents(0.0, population) == {5, 40, 80}  # the whole front of the sample: the near-chance one too
+    assert parents(0.3, population) == {40, 80}
+    assert parents(0.3, [(0.12, 5), (0.2, 40), (0.25, 80), (0.1, 90)]) == {5, 40, 80}  # none clears: as without
+
+
 def test_proxy_side_follows_the_candidate_resolution():
     from nas.search.trial import proxy_side
 

@@ -16,10 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from nas.search.records import NAMED, STATUS, TrialStatus
+from nas.search.records import NAMED, NEAR_CHANCE, STATUS, TrialStatus
 from nas.search.study import load_run
-
-NEAR_CHANCE = 3.0  # a network below this many times chance accuracy did not learn what the data offers
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,10 @@ class Recorder:
     finished trials into the persistent study, each whole and in order, so that the numbers agree. A thread
     writes them, so the loop does not wait on the database's commits; `close` waits for it."""
 
-    def __init__(self, study: optuna.Study, config: SearchConfig, fixed: dict[str, Any]):
+    def __init__(self, study: optuna.Study, config: SearchConfig, fixed: dict[str, Any], num_classes: int | None):
         self.study = study
-        self.memory = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler(config, fixed))
+        self.memory = optuna.create_study(directions=["maximize", "minimize"],
+                                          sampler=sampler(config, fixed, num_classes))
         self.waiting: dict[int, int] = {}  # numbers of queued trials -> their persistent trial ids
         trials = study.get_trials(deepcopy=False)
         if any(t.state == TrialState.RUNNING for t in trials):
@@ -195,10 +196,10 @@ class OneShot:
     """The scoring loop of a search on a supernet (see the module's notes)."""
 
     def __init__(self, study: optuna.Study, config: SearchConfig, space: Space, fixed: dict[str, Any],
-                 pool: Pool, progress: Callable[[Progress], None] | None):
+                 pool: Pool, progress: Callable[[Progress], None] | None, num_classes: int | None = None):
         self.config, self.space, self.pool, self.progress = config, space, pool, progress
         self.key = OBJECTIVES[config.objective]
-        self.recorder = Recorder(study, config, fixed)
+        self.recorder = Recorder(study, config, fixed, num_classes)
         self.known: dict[str, FrozenTrial] = {}  # digest -> the trial that scored it (or failed to)
         self.front, self.spent, self.rejected, self.flying = Front(), 0, 0, 0
         for t in self.recorder.trials():
@@ -354,7 +355,7 @@ def search_supernet(study: optuna.Study, config: SearchConfig, space: Space, fix
     in flight, now queued again; what the summary records of it)."""
     _check_epochs(study, trained)
     pool = _pool(config, trained, data)
-    loop = OneShot(study, config, space, fixed, pool, progress)
+    loop = OneShot(study, config, space, fixed, pool, progress, data.num_classes)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM)
     if main:  # SIGTERM (a scheduler's kill) stops the search like Ctrl-C

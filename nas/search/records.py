@@ -24,6 +24,9 @@ LATER = "later_attrs"  # study attribute {number: {key: value}}: trial attribute
 OBJECTIVES = {"flops": MACS, "params": PARAMS, "latency": "latency_ms"}
 # the study's metric names (Optuna's dashboard shows them): validation accuracy, then the second objective
 METRIC_NAMES = {"flops": "FLOPs", "params": "params", "latency": "latency (ms)"}
+# below this many times chance accuracy a network did not learn what the data offers: `nas analyze` counts
+# such networks, and evolution breeds from them only when its tournament sample holds nothing better
+NEAR_CHANCE = 3.0
 
 
 class TrialStatus(str, Enum):

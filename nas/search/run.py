@@ -172,7 +172,7 @@ def _start(config: SearchConfig, space: Space, fixed: dict[str, Any], enqueue: S
            data: Batches) -> tuple[optuna.Study, dict]:
     """Open (or resume) the study, queue what it starts from, and write the run directory's run.json and
     config.json (the resolved settings: `nas search --config RUN/config.json` repeats the run)."""
-    study = open_study(config, fixed)
+    study = open_study(config, fixed, data.num_classes)
     started = {"requeued": requeue_interrupted(study) if config.resume else 0, "seeded": [], "fixed": fixed}
     if not config.resume:
         if config.seed_backbones:

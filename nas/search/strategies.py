@@ -4,7 +4,10 @@ our regularized (aging) evolution, aware of both objectives.
 Real et al. 2019: keep the most recent `population` trained trials; to make a child, take a random
 `sample_size` of them, pick a parent by tournament, and change one of its parameters. Our tournament is
 multi-objective: the parent is drawn from the sample's members that no other member dominates on
-(accuracy, cost). Parameters the parent lacks (a deeper stage, say) are drawn at random; until the
+(accuracy, cost). A network that stayed near chance (below `NEAR_CHANCE` times chance accuracy) is dominated
+by a constant prediction that costs nothing, so it is no parent while the sample holds a network above it:
+otherwise the cheapest corner of the front, a near-chance network of a few MFLOPs, breeds children like
+itself (the README's main command spent 3 of its 10 proposals so). Parameters the parent lacks (a deeper stage, say) are drawn at random; until the
 population is full, every trial is random. The parent and the mutated parameter are stored on the trial
 (system attributes), so the choice survives a restart and is the same for every worker.
 """
@@ -20,7 +23,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.search.records import STATUS, TrialStatus
+from nas.search.records import NEAR_CHANCE, STATUS, TrialStatus
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig
@@ -39,7 +42,7 @@ class AgingEvolution(BaseSampler):
     """Aging evolution with a multi-objective tournament (see the module docstring)."""
 
     def __init__(self, population: int = 16, sample_size: int = 4, seed: int | None = None,
-                 fixed: frozenset[str] = frozenset()):
+                 fixed: frozenset[str] = frozenset(), floor: float = 0.0):
         if population < 2 or not 1 <= sample_size <= population:
             raise ValueError(f"evolution needs population >= 2 and 1 <= sample_size <= population, got {population}, {sample_size}")
         self.population = population
@@ -47,6 +50,7 @@ class AgingEvolution(BaseSampler):
         self._rng = np.random.RandomState(seed)
         self._random = RandomSampler(seed=seed)
         self.fixed = fixed  # parameters the search holds fixed: mutating one would change nothing
+        self.floor = floor  # accuracy a parent must reach while the sample holds one that does
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return {}
@@ -64,6 +68,7 @@ class AgingEvolution(BaseSampler):
             return
         pool = trained[-self.population:]  # aging: only the most recent trained trials compete
         picks = [pool[i] for i in self._rng.choice(len(pool), self.sample_size, replace=False)]
+        picks = [p for p in picks if p.values[0] >= self.floor] or picks
         front = [p for p in picks if not any(dominates(o.values, p.values, study.directions) for o in picks)]
         parent = front[self._rng.randint(len(front))]
         study._storage.set_trial_system_attr(trial._trial_id, PARENT, parent.number)
@@ -89,13 +94,15 @@ class AgingEvolution(BaseSampler):
         return value
 
 
-def sampler(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.samplers.BaseSampler:
+def sampler(config: SearchConfig, fixed: dict[str, Any] | None = None,
+            num_classes: int | None = None) -> optuna.samplers.BaseSampler:
     """The Optuna sampler of a search's strategy, seeded by the search's seed, with the parameters in `fixed`
     held at their values (Optuna's PartialFixedSampler; enqueued points such as the seeded backbones keep
-    their own values)."""
+    their own values). Evolution's parents reach `NEAR_CHANCE` times chance on `num_classes` when they can."""
     if config.strategy == "evolution":
+        floor = NEAR_CHANCE / num_classes if num_classes else 0.0
         base: optuna.samplers.BaseSampler = AgingEvolution(config.population, config.sample_size, seed=config.seed,
-                                                           fixed=frozenset(fixed or ()))
+                                                           fixed=frozenset(fixed or ()), floor=floor)
     elif config.strategy == "tpe":
         base = optuna.samplers.TPESampler(seed=config.seed, n_startup_trials=max(4, config.trials // 4))
     elif config.strategy == "nsga2":

@@ -174,11 +174,12 @@ def _shown(value: Any) -> str:
     return f"{value:,}" if type(value) is int else repr(value)
 
 
-def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None) -> optuna.Study:
+def open_study(config: SearchConfig, fixed: dict[str, Any] | None = None, num_classes: int | None = None) -> optuna.Study:
     """Create the study, or load it on --resume; never silently start over a recorded one. Its sampler
-    holds the parameters in `fixed` at their values."""
+    holds the parameters in `fixed` at their values and knows chance accuracy from `num_classes`."""
     storage = _connect(config, write_ahead=True)
-    study = optuna.create_study(storage=storage, study_name=config.study_name, sampler=sampler(config, fixed),
+    study = optuna.create_study(storage=storage, study_name=config.study_name,
+                                sampler=sampler(config, fixed, num_classes),
                                 directions=["maximize", "minimize"], load_if_exists=True)
     study.set_user_attr("settings", study_settings(config))
     with warnings.catch_warnings():  # "experimental" since Optuna 3.2, unchanged since
