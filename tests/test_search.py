@@ -9,7 +9,7 @@ import pytest
 from nas.search.config import SearchConfig, SearchError
 from nas.search.results import report
 from nas.search.run import search
-from nas.training.data import DataSource
+from nas.training.data import DataSource, load
 from nas.training.train import TrainConfig
 from search_spaces import spaces
 from search_spaces.cells.conv import ConvArgs
@@ -65,6 +65,20 @@ def test_search_records_every_trial_once_and_trains_only_in_budget(tmp_path, ray
     assert again[: len(trials)] == trials
     assert sum(t.user_attrs["status"] == "trained" for t in again) == 5
     assert report(tmp_path / "run").summary["by_status"]["trained"] == 5
+
+
+def test_under_asha_every_trained_trial_reports_its_test_accuracy(tmp_path, ray_local, plain_space):
+    # ASHA ends a trial at an epoch report (at its rung, or at max_t = the last epoch) before the trial's
+    # final report: the test accuracy must travel with the epoch reports, or no trial of a search has one
+    search(config(tmp_path, scheduler="asha", trials=4))
+    rows = json.loads((tmp_path / "run" / "trials.json").read_text())
+    trained = [r for r in rows if r["status"] == "trained"]
+    assert len(trained) == 4
+    n = len(load(DATA).test_y)
+    for row in trained:  # a share of the test images
+        assert row["test_accuracy"] is not None and abs(row["test_accuracy"] * n - round(row["test_accuracy"] * n)) < 1e-6
+    front = json.loads((tmp_path / "run" / "pareto.json").read_text())
+    assert all(r["test_accuracy"] is not None for r in front)
 
 
 class Narrow(Plain):

@@ -31,9 +31,12 @@ def trial_fn(config: dict[str, Any], data: Any = None, cells: Sequence[Cell] = (
     cost = count(spec)
     base = {"macs": cost.macs, "params": cost.params, "final": False, "failure": ""}
 
-    def report(epoch: Any) -> None:  # each epoch: what ASHA reads, and the learning curve (`curves.HISTORY`)
+    # each epoch: what ASHA reads, the learning curve (`curves.HISTORY`) and the test accuracy at that epoch
+    # (ASHA ends a trial at an epoch report, before its final one: the test accuracy must travel with it)
+    def report(epoch: Any) -> None:
         tune.report(base | {"accuracy": epoch.val_accuracy, "epoch": epoch.epoch, "train_loss": epoch.train_loss,
-                            "train_accuracy": epoch.train_accuracy, "epoch_seconds": epoch.seconds})
+                            "train_accuracy": epoch.train_accuracy, "epoch_seconds": epoch.seconds,
+                            "test_accuracy": -1.0 if epoch.test_accuracy is None else epoch.test_accuracy})
 
     try:
         train, data, measured = place(train, config, spec, data)

@@ -116,6 +116,9 @@ class EpochReport:
     val_accuracy: float  # on the validation split, 0..1
     seconds: float  # training time of this epoch (evaluation excluded)
     images_per_second: float
+    # measured each epoch, as a scheduler (ASHA) may end a search trial at any epoch report and its accuracy
+    # is that epoch's: reported with the run, never used to choose (None in checkpoints of older versions)
+    test_accuracy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -256,8 +259,9 @@ def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | N
         if failure:
             return TrainResult(None, epoch, seconds, images / seconds, tuple(history), failure)
         val, constant = evaluate_accuracy(model, data, config.eval_batch_size, device)
+        test_now = evaluate_accuracy(model, data, config.eval_batch_size, device, "test")[0]
         history.append(EpochReport(epoch, config.epochs, loss_sum / steps, correct / (steps * batch), val,
-                                   elapsed, steps * batch / elapsed))
+                                   elapsed, steps * batch / elapsed, test_now))
         if on_epoch is not None:
             on_epoch(Resume(tuple(history), seconds, opt.state_dict(), gen.get_state()))
         if constant:  # e.g. every ReLU before the output died: no gradient reaches it again
@@ -266,9 +270,8 @@ def fit(model: nn.Module, data: Batches, config: TrainConfig, report: Report | N
                                f"(its units died: validation accuracy {val:.1%} is one class's share)")
         stop = report is not None and report(history[-1]) and epoch < config.epochs
         if stop or epoch == config.epochs:
-            test = evaluate_accuracy(model, data, config.eval_batch_size, device, "test")[0]
             return TrainResult(val, epoch, seconds, (images + steps * batch) / seconds, tuple(history), None,
-                               stop, test)
+                               stop, test_now)
     raise AssertionError("unreachable: the last epoch returns")
 
 
