@@ -112,7 +112,7 @@ def report(results: dict[str, Any]) -> str:
     args = results["args"]
     command = ".venv/bin/python experiments/oneshot.py --work WORK" + (" --quick" if args["quick"] else "")
     lines = ["# One-shot search against stand-alone training", "",
-             f"Command: `nohup nice -n 10 {command}` (one run, {results['seconds'] / 3600:.1f} h wall)", "",
+             f"Command: `nohup {command}` (one run, {results['seconds'] / 3600:.1f} h wall)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']} on the CPU, one "
              f"thread; Python {m['python']}. Space `elastic_mbv3`; {args['subnets']} sub-networks spread across its "
              "FLOPs range (the smallest, the largest, and the sampled point nearest each of evenly spaced FLOPs "
