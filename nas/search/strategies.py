@@ -7,9 +7,10 @@ multi-objective: the parent is drawn from the sample's members that no other mem
 (accuracy, cost). A network that stayed near chance (below `NEAR_CHANCE` times chance accuracy) is dominated
 by a constant prediction that costs nothing, so it is no parent while the sample holds a network above it:
 otherwise the cheapest corner of the front, a near-chance network of a few MFLOPs, breeds children like
-itself (the README's main command spent 3 of its 10 proposals so). Parameters the parent lacks (a deeper stage, say) are drawn at random; until the
-population is full, every trial is random. The parent and the mutated parameter are stored on the trial
-(system attributes), so the choice survives a restart and is the same for every worker.
+itself (the README's main command once spent 3 of its 10 proposals so). Parameters the parent lacks (a
+deeper stage, say) are drawn at random; until the population is full, every trial is random. The parent
+and the mutated parameter are stored on the trial (system attributes), so the choice survives a restart and
+is the same for every worker.
 """
 from __future__ import annotations
 

@@ -22,8 +22,8 @@ parameter free against 20 from the default), mean error without BN 0.90 against 
 bypass 0.72 against 0.29, with a ReLU on the class scores 0.77 against 0.47 without; 6 of 15 free draws
 reached 3x chance against 18 of 20 from the default. The two default misses are plain stacks of 20 and 33
 convs without a shortcut (VGG-19 has 16): near chance at a fifth or four times the proxy's learning rate
-and over 4 epochs as well (experiments/classic_plain.md). Only 2 of the 20 default draws are plain (under
-1G mostly stride-4 ones fit), too few to weigh their depth in the distribution on evidence.
+and over 4 epochs as well (experiments/classic_plain.md). Only 2 of the 20 default draws are plain, too
+few to weigh their depth in the distribution on evidence.
 """
 from __future__ import annotations
 
