@@ -81,12 +81,12 @@ def _score(args: argparse.Namespace) -> None:
     from search_spaces.counting import count
     from search_spaces.errors import SpaceError
 
-    if args.n < 0 or args.calibration_images < 1:
+    if args.n < 0 or (args.calibration_images is not None and args.calibration_images < 1):
         raise SpaceError("-n must be at least 0 and --calibration-images at least 1")
     trained = load_supernet(args.run_dir, args.device)
     net, space, job = trained.supernet, trained.space, trained.job
     data = open_data(job.data, args.device)
-    sample = calibration_images(data, args.calibration_images)
+    sample = calibration_images(data, args.calibration_images or job.calibration_images)
     points = [("largest", space.largest()), ("smallest", space.smallest())]
     points += [(f"random {i}", spec) for i, spec in enumerate(itertools.islice(space.samples(args.seed), args.n), 1)]
     print(f"supernet of {space.name} after {trained.epochs_done} epoch(s); accuracy on the {data.size('val'):,} "
@@ -118,7 +118,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="a supernet run directory")
     p.add_argument("-n", type=int, default=4, help="random sub-networks besides the largest and smallest (default 4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random sub-networks (default 0)")
-    p.add_argument("--calibration-images", type=int, default=1000, help="training images for recalibration "
-                                                                           "(default 1000)")
+    p.add_argument("--calibration-images", type=int, default=None,
+                   help="training images for recalibration (default: the supernet's own setting, as a search uses)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.set_defaults(run=_score)

@@ -37,7 +37,14 @@ from torch import Tensor
 from nas.files import atomic_write, check_directory, writable_directory
 from nas.settings import Flat, flat_fields, replace_flat, setting
 from nas.training.data import DATA_HELP, DataSource, augment, parse_data
-from nas.training.oneshot import REFERENCE_RESOLUTION, batch, calibration_images, proxy_side, score
+from nas.training.oneshot import (
+    CALIBRATION_IMAGES,
+    REFERENCE_RESOLUTION,
+    batch,
+    calibration_images,
+    proxy_side,
+    score,
+)
 from nas.training.stream import DATA_RUNTIME, Batches, open_data
 from nas.training.train import TrainConfig, lr_at, param_groups, resolve_device
 from search_spaces import spaces
@@ -65,8 +72,8 @@ class SupernetJob:
                                      "(the sandwich rule)")
     distill: bool = setting(True, "in-place distillation: the sub-networks learn the largest one's predictions")
     sort_channels: bool = setting(False, "reorder expanded channels by importance before each epoch (OFA)")
-    calibration_images: int = setting(1000, "training images that re-estimate a sub-network's BN statistics "
-                                             "before it is scored")
+    calibration_images: int = setting(CALIBRATION_IMAGES, "training images that re-estimate a sub-network's BN "
+                                                          "statistics before it is scored")
     reference_resolution: int = setting(REFERENCE_RESOLUTION, "a sub-network trains at the data's side times "
                                                               "its resolution over this")
     train: TrainConfig = setting(help="the training recipe", factory=TrainConfig, cli=False)
