@@ -37,16 +37,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiments.common import cpu_name, log  # noqa: E402
-from nas.search.analysis import Drawn, effects, plot_edf, plot_effects, summarize  # noqa: E402
-from nas.search.trial import proxy_side  # noqa: E402
-from nas.training.data import load  # noqa: E402
-from nas.training.evaluate import adapt, evaluate  # noqa: E402
-from nas.training.train import PROXY, TrainConfig  # noqa: E402
-from search_spaces import spaces  # noqa: E402
-from search_spaces.counting import count  # noqa: E402
-from search_spaces.errors import SpecError  # noqa: E402
-from search_spaces.network import build, unnormed_run, zero_init_last  # noqa: E402
+from experiments.common import cpu_name, log
+from nas.search.analysis import Drawn, effects, plot_edf, plot_effects, summarize
+from nas.search.config import parse_fix
+from nas.search.trial import proxy_side
+from nas.training.data import load
+from nas.training.evaluate import adapt, evaluate
+from nas.training.train import PROXY, TrainConfig
+from search_spaces import spaces
+from search_spaces.counting import count
+from search_spaces.errors import SpecError
+from search_spaces.network import build, unnormed_run, zero_init_last
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "proxy_reliability"
@@ -94,10 +95,16 @@ def train_one(spec: Any, config: TrainConfig, data: Any) -> dict[str, Any]:
             **structure(spec, resized)}
 
 
-def run(space_name: str, variant: str, dist: str, n: int, seed: int) -> list[dict]:
+def distribution(space: Any, dist: str, fix: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The run's label (DIST, then +NAME=VALUE for each of `fix`) and what its distribution holds fixed."""
+    free = {"default": (), "free": ("all",), "unlimited": tuple(space.limits)}[dist]
+    return dist + "".join(f"+{k}={v}" for k, v in fix.items()), space.distribution(fix, free)
+
+
+def run(space_name: str, variant: str, dist: str, n: int, seed: int, fix: dict[str, Any]) -> list[dict]:
     """Train the first `n` candidates of the distribution (resuming a file written by the same settings)."""
     config, space, budget = recipe(variant), spaces.get(space_name), BUDGETS[space_name]
-    fixed = space.distribution(free=("all",) if dist == "free" else ())
+    dist, fixed = distribution(space, dist, fix)
     path = OUT / f"{variant}-{dist}" / f"{space_name}.json"
     head = {"space": space_name, "variant": variant, "dist": dist, "fixed": fixed, "budget": budget, "seed": seed,
             "config": dataclasses.asdict(config)}
@@ -120,7 +127,7 @@ def run(space_name: str, variant: str, dist: str, n: int, seed: int) -> list[dic
         path.parent.mkdir(parents=True, exist_ok=True)
         machine = f"{cpu_name()}, {config.threads} torch thread, torch {torch.__version__}, Python {platform.python_version()}"
         command = (f".venv/bin/python experiments/proxy_reliability.py --space {space_name} --variant {variant} "
-                   f"--dist {dist} --n {n} --seed {seed}")
+                   f"--dist {dist.split('+')[0]} --n {n} --seed {seed}" + "".join(f" --fix {k}={v}" for k, v in fix.items()))
         path.write_text(json.dumps(head | {"machine": machine, "command": command, "rows": rows}, indent=1))
     return rows
 
@@ -164,33 +171,71 @@ def report() -> str:
 
 
 def figures(space: str, recs: dict[str, dict], lines: list[str]) -> None:
-    """edf_<space>.png over the default recipe's distributions, params_<space>.png from the free one."""
+    """edf_<space>.png over the default recipe's distributions, params_<space>.png from the free one, and
+    limits_<space>.png: the unlimited draws within each of the space's limits against those beyond it."""
     runs = {name: [Drawn(r["params"], r["accuracy"]) for r in rec["rows"]] for name, rec in recs.items()
             if name.startswith("default-")}
     if len(runs) < 2:
         return
     plot_edf(OUT / f"edf_{space}.png", [summarize(name, nets, 10) for name, nets in sorted(runs.items())])
+    shown = [f"![EDF {space}](proxy_reliability/edf_{space}.png)"]
+    if "default-free" in runs:
+        shown.append(f"![choices {space}](proxy_reliability/params_{space}.png)")
+    lines += [" ".join(shown), ""]
+    limits(space, recs, lines)
+    if "default-free" not in runs:
+        return
     top = effects(runs["default-free"], top=6)
     plot_effects(OUT / f"params_{space}.png", top, f"{space}, every parameter free: error of each choice")
-    held = [e for e in effects(runs["default-free"], top=10_000) if e.name in recs["default-default"]["fixed"]]
-    lines += [f"![EDF {space}](proxy_reliability/edf_{space}.png) ![choices {space}](proxy_reliability/params_{space}.png)",
-              "", "The parameters the default distribution holds, drawn freely (mean error per choice, n; a failed "
+    held = [e for e in effects(runs["default-free"], top=10_000) if e.name in spaces.get(space).defaults]
+    lines += ["The parameters the default distribution holds, drawn freely (mean error per choice, n; a failed "
               "training counts as error 1):", ""]
     for e in held:
-        shown = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
-        lines.append(f"- `{e.name}`: {shown}")
+        shown_e = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
+        lines.append(f"- `{e.name}`: {shown_e}")
     lines += ["", "Choices whose mean errors differ most (every parameter free; few draws each, so noisy):", ""]
     for e in top:
-        shown = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
-        lines.append(f"- `{e.name}`: {shown}")
+        shown_e = ", ".join(f"{lab}: {m:.2f} (n={c})" for lab, m, c in zip(e.labels, e.means, e.counts))
+        lines.append(f"- `{e.name}`: {shown_e}")
     lines.append("")
+
+
+def limits(space_name: str, recs: dict[str, dict], lines: list[str]) -> None:
+    """Each limit of the space, on the draws of the default recipe's unlimited distributions: within it
+    against beyond it (counts, mean error, and their EDFs in limits_<space>.png)."""
+    space = spaces.get(space_name)
+    rows = [r for name, rec in recs.items() if name.startswith("default-unlimited") for r in rec["rows"]]
+    if not space.limits or not rows:
+        return
+    curves = []
+    for name, limit in space.limits.items():
+        sides: dict[str, list[Drawn]] = {"within": [], "beyond": []}
+        for r in rows:
+            side = "within" if limit.breach(space.decode(r["params"]), limit.value) is None else "beyond"
+            sides[side].append(Drawn(r["params"], r["accuracy"]))
+        bound = f"{'at most' if limit.upper else 'at least'} {limit.value} {limit.unit}"
+        lines.append(f"Limit `{name}` ({bound}), over the {len(rows)} draws of the unlimited distributions:")
+        lines.append("")
+        for side, nets in sides.items():
+            t = tally([{"status": "failed" if n.accuracy is None else "trained", "accuracy": n.accuracy,
+                        "seconds": 0.0} for n in nets])
+            mean = sum(n.error for n in nets) / max(1, len(nets))
+            lines.append(f"- {side}: n={t['n']}, {t['ok']} ok, {t['failed']} failed, {t['near']} near chance, "
+                         f"mean error {mean:.2f}, median val acc {t['median']:.3f}")
+            curves.append(summarize(f"{name} {side}", nets, 10))
+        lines.append("")
+    plot_edf(OUT / f"limits_{space_name}.png", curves)
+    lines += [f"![limits {space_name}](proxy_reliability/limits_{space_name}.png)", ""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="all", help="a space name, a comma list, or all")
     parser.add_argument("--variant", default="default", choices=tuple(VARIANTS))
-    parser.add_argument("--dist", default="default", choices=("default", "free"))
+    parser.add_argument("--dist", default="default", choices=("default", "free", "unlimited"),
+                        help="default: the search's; free: every parameter drawn (--free all); unlimited: the "
+                        "defaults held, the space's limits lifted")
+    parser.add_argument("--fix", action="append", default=[], help="NAME=VALUE held fixed too (as nas search --fix)")
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", action="store_true", help="write proxy_reliability.md from the recorded runs")
@@ -199,7 +244,7 @@ def main() -> None:
         (HERE / "proxy_reliability.md").write_text(report() + "\n")
         return
     for name in list(BUDGETS) if args.space == "all" else args.space.split(","):
-        rows = run(name, args.variant, args.dist, args.n, args.seed)
+        rows = run(name, args.variant, args.dist, args.n, args.seed, parse_fix(args.fix))
         log(f"{args.variant}-{args.dist} {name}: {tally(rows)}")
 
 

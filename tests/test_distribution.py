@@ -1,5 +1,7 @@
 """The search distribution: parameters a space holds fixed by default, `fix` and `free` over them, in
-sampling, in a search's sampler (enqueued backbones keep their own values) and in evolution's mutations."""
+sampling, in a search's sampler (enqueued backbones keep their own values) and in evolution's mutations;
+the limits it keeps on whole networks, in sampling and in a search."""
+import itertools
 from types import MappingProxyType
 
 import optuna
@@ -7,10 +9,13 @@ import pytest
 
 from nas.cli import main
 from nas.search.config import SearchConfig, SearchError, parse_fix
+from nas.search.searcher import StudySearcher
 from nas.search.strategies import PARENT, AgingEvolution, sampler
-from search_spaces.errors import SpaceError
+from search_spaces.errors import BudgetError, SpaceError
+from search_spaces.spaces.classic import plain_convs
+from search_spaces.spaces.limits import Limit
 from tests.helpers import only_spaces
-from tests.spaces.test_base import Plain
+from tests.spaces.test_base import POINT, Plain
 
 
 class Held(Plain):
@@ -91,3 +96,64 @@ def test_sample_cli_takes_fix_and_free(capsys, monkeypatch):
     assert {p["kernel_size"] for p in points} == {3} and {p["s1.depth"] for p in points} == {3}
     assert main(["sample", "--space", "held", "--free", "s1.width"]) == 2
     assert "cannot free s1.width: not fixed by default" in capsys.readouterr().err
+
+
+def _convs(spec):
+    return sum(stage.blocks[0].repeats for stage in spec.stages)
+
+
+class Limited(Plain):
+    """Plain whose default distribution keeps networks of at most 3 convs (two stages of 1-3 each)."""
+
+    name = "limited"
+    limits = MappingProxyType({"max_convs": Limit(_convs, 3, upper=True, unit="convs")})
+
+
+def test_a_limit_joins_the_distribution_and_free_lifts_it_and_fix_moves_it():
+    space = Limited()
+    assert space.distribution() == {"max_convs": 3}
+    assert space.distribution(free=["max_convs"]) == {} == space.distribution(free=["all"])
+    assert space.distribution({"max_convs": 5}) == {"max_convs": 5}
+    with pytest.raises(SpaceError, match=r"limited: limit 'max_convs' \(at most so many convs\) takes a whole "
+                                         r"number >= 0, got 'many'"):
+        space.distribution({"max_convs": "many"})
+
+
+def test_samples_keep_the_limits_and_only_they_are_lifted_by_free():
+    space = Limited()
+    kept = [_convs(s) for s in itertools.islice(space.samples(0, fixed=space.distribution()), 40)]
+    lifted = [_convs(s) for s in itertools.islice(space.samples(0, fixed={}), 40)]
+    assert set(kept) == {2, 3} and max(lifted) == 6
+    assert space.outside(space.decode(POINT), {"max_convs": 3}) is None  # 2 + 1 convs
+    assert space.outside(space.decode(POINT), {"max_convs": 2}) == (
+        "outside the search distribution's limit max_convs (3 convs, at most 2; --free max_convs lifts it)")
+    with pytest.raises(BudgetError, match=r"no point of space 'limited' within its distribution's limits in 50 "
+                                          r"random draws .* or --free max_convs"):
+        next(space.samples(0, max_draws=50, fixed={"max_convs": 1}))
+
+
+def test_a_search_records_a_proposal_outside_a_limit_untrained(tmp_path):
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    config = SearchConfig(space="limited", budget=10**9, trials=3, strategy="random", run_dir=str(tmp_path),
+                          max_proposals=3)
+    searcher = StudySearcher(study, config, Limited(), fixed={"max_convs": 1})  # no network has fewer than 2
+    assert searcher.suggest("t1") == "FINISHED" and searcher.trained() == 0
+    trials = study.get_trials()
+    assert [(t.state, t.user_attrs["status"]) for t in trials] == [(optuna.trial.TrialState.PRUNED, "outside")] * 3
+    assert "outside the search distribution's limit max_convs" in trials[0].user_attrs["failure"]
+
+
+def test_the_classic_and_inception_limits_and_every_fixed_point_within_its_space_limits():
+    from search_spaces import backbones, spaces
+
+    classic, inception = spaces.get("classic"), spaces.get("inception")
+    # AlexNet has 5 conv layers (Krizhevsky et al. 2012, section 3.5), VGG-16 13 (Simonyan & Zisserman 2015,
+    # Table 1, configuration D): both within the default's 16 (VGG-19's count, configuration E)
+    assert plain_convs(backbones.get("alexnet")) == 5 and plain_convs(backbones.get("vgg16")) == 13
+    assert plain_convs(backbones.get("squeezenet1_0")) == 0
+    for space in spaces.SPACES.values():
+        fixed = space.distribution()
+        assert all(space.outside(backbones.get(name), fixed) is None for name in space.fixed_points), space.name
+    drawn = list(itertools.islice(classic.samples(0, 10**9, fixed={"kind": "plain"} | classic.distribution()), 15))
+    assert max(map(plain_convs, drawn)) <= 16
+    assert min(s.resolution for s in itertools.islice(inception.samples(0, 2 * 10**9, fixed=inception.distribution()), 5)) >= 160

@@ -99,7 +99,10 @@ def _spaces(args: argparse.Namespace) -> None:
     chosen = [spaces.get(name) for name in args.names] or spaces.SPACES.values()
     if args.json:
         print(json.dumps([{"name": s.name, "description": s.description, "fixed_points": list(s.fixed_points),
-                           "search_defaults": dict(s.defaults), "parameters": _parameters(s),
+                           "search_defaults": dict(s.defaults),
+                           "search_limits": {n: {"value": lim.value, "bound": "at most" if lim.upper else "at least",
+                                                 "unit": lim.unit} for n, lim in s.limits.items()},
+                           "parameters": _parameters(s),
                            "typical_parameter_count": dataclasses.asdict(typical_size(s))} for s in chosen],
                          indent=2))
         return
@@ -108,6 +111,9 @@ def _spaces(args: argparse.Namespace) -> None:
         print(f"  fixed points: {', '.join(space.fixed_points) or '-'}")
         held = ", ".join(f"{k}={v!r}" for k, v in space.defaults.items()) or "nothing (every parameter is drawn)"
         print(f"  a search holds fixed by default: {held}  (--free NAME draws it)")
+        for name, lim in space.limits.items():
+            print(f"  a search keeps by default: {name}={lim.value} ({'at most' if lim.upper else 'at least'} "
+                  f"{lim.value} {lim.unit}; --free {name} lifts it, --fix {name}=N moves it)")
         size, params = typical_size(space), _parameters(space)
         kind = "declared, in the order a draw makes them" if space.parameters() else "the space declares none: " \
             "gathered from seeded draws, each with its last draw's range"

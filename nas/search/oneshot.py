@@ -197,7 +197,7 @@ class OneShot:
 
     def __init__(self, study: optuna.Study, config: SearchConfig, space: Space, fixed: dict[str, Any],
                  pool: Pool, progress: Callable[[Progress], None] | None, num_classes: int | None = None):
-        self.config, self.space, self.pool, self.progress = config, space, pool, progress
+        self.config, self.space, self.pool, self.progress, self.fixed = config, space, pool, progress, fixed
         self.key = OBJECTIVES[config.objective]
         self.recorder = Recorder(study, config, fixed, num_classes)
         self.known: dict[str, FrozenTrial] = {}  # digest -> the trial that scored it (or failed to)
@@ -248,7 +248,8 @@ class OneShot:
         return True
 
     def _propose(self) -> tuple[optuna.trial.Trial, Any] | None:
-        """A candidate to score, or None when it was answered here (invalid, over budget, a duplicate)."""
+        """A candidate to score, or None when it was answered here (invalid, over budget, outside the
+        distribution's limits, a duplicate)."""
         trial = self.recorder.memory.ask()
         try:
             spec = self.space.suggest(trial)
@@ -261,6 +262,9 @@ class OneShot:
         if cost.macs > self.config.budget:
             return self._close(trial, TrialStatus.OVER_BUDGET, TrialState.FAIL,
                                failure=f"{cost.macs:,} multiply-adds over the budget of {self.config.budget:,}")
+        outside = self.space.outside(spec, self.fixed)
+        if outside is not None:
+            return self._close(trial, TrialStatus.OUTSIDE, TrialState.FAIL, failure=outside)
         earlier = self.known.get(digest)
         if earlier is not None:
             if earlier.state == TrialState.COMPLETE:

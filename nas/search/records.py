@@ -35,6 +35,7 @@ class TrialStatus(str, Enum):
     TRAINED = "trained"  # trained to the end (or stopped early by the scheduler): it has an accuracy
     FAILED = "failed"  # its training failed (NaN, divergence, dead units, an error): a spent training run
     OVER_BUDGET = "over_budget"  # proposed over the FLOPs budget: recorded, never trained
+    OUTSIDE = "outside"  # outside a limit of the search distribution (`Space.limits`): recorded, never trained
     INVALID = "invalid"  # the proposed parameters make no valid network
     DUPLICATE = "duplicate"  # the same network (digest) as an earlier trial: never trained twice
     INTERRUPTED = "interrupted"  # running when the search was stopped; its parameters were queued again
@@ -46,7 +47,8 @@ class TrialStatus(str, Enum):
 
 
 SPENT = (TrialStatus.TRAINED, TrialStatus.FAILED)  # statuses that spent a training run
-REJECTED = (TrialStatus.OVER_BUDGET, TrialStatus.INVALID, TrialStatus.DUPLICATE)  # proposals that trained nothing
+REJECTED = (TrialStatus.OVER_BUDGET, TrialStatus.OUTSIDE, TrialStatus.INVALID,
+            TrialStatus.DUPLICATE)  # proposals that trained nothing
 
 
 @dataclass(frozen=True)

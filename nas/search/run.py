@@ -88,7 +88,7 @@ def check_resources(config: SearchConfig) -> None:
                               f"machine); ask for at most {have}, or give the address of a Ray cluster with more")
 
 
-def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: Any,
+def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, fixed: dict[str, Any], data: Any,
                 progress: Callable[[Progress], None] | None) -> int | None:
     """Run the trials under Ray Tune. None when the search finished; after an interrupt (Ray Tune stops at
     Ctrl-C and returns), the number of trials it left running, now recorded as interrupted and re-queued."""
@@ -100,7 +100,7 @@ def _run_trials(study: optuna.Study, config: SearchConfig, space: Space, data: A
     # to every worker
     shared = tune.with_parameters(trial.trial_fn, data=data, cells=cells.CELLS.added())
     trainable = tune.with_resources(shared, {"cpu": config.cpus_per_trial, "gpu": config.gpus_per_trial})
-    searcher = StudySearcher(study, config, space, progress)
+    searcher = StudySearcher(study, config, space, progress, fixed)
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1,
@@ -212,7 +212,7 @@ def search(config: SearchConfig | None = None, progress: Callable[[Progress], No
     try:  # (and an unreachable cluster)
         study, info = _start(config, space, fixed, enqueue, data)
         if trained is None:
-            interrupted = _run_trials(study, config, space, data, progress)
+            interrupted = _run_trials(study, config, space, fixed, data, progress)
         else:
             interrupted, scored = oneshot.search_supernet(study, config, space, fixed, trained, data, progress)
             info |= scored

@@ -1,8 +1,8 @@
 """The Ray Tune Searcher over the Optuna study, in the driver: it asks the study for each candidate, answers
-there what needs no training (an over-budget proposal is recorded with its cost and never trained; a
-network already trained is recorded as a duplicate of it) and hands the rest to Ray Tune. The study is
-told each trial's outcome exactly once, with the trial's learning curve (`curves`). An over-budget proposal
-ends PRUNED, not FAIL: it was discarded by the budget, not broken (Optuna's dashboard shows it as pruned,
+there what needs no training (an over-budget proposal, or one outside a limit of the search distribution,
+is recorded with its cost and never trained; a network already trained is recorded as a duplicate of it) and hands the rest to Ray Tune. The study is
+told each trial's outcome exactly once, with the trial's learning curve (`curves`). An over-budget (or
+outside) proposal ends PRUNED, not FAIL: it was discarded by the budget, not broken (Optuna's dashboard shows it as pruned,
 not failed).
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import optuna
 from optuna.trial import TrialState
@@ -57,9 +57,10 @@ class StudySearcher(Searcher):
     """Ray Tune Searcher asking an Optuna study for candidates and telling it the outcomes."""
 
     def __init__(self, study: optuna.Study, config: SearchConfig, space: Any,
-                 progress: Callable[[Progress], None] | None = None):
+                 progress: Callable[[Progress], None] | None = None, fixed: Mapping[str, Any] | None = None):
         super().__init__(metric="accuracy", mode="max")
         self.study, self.config, self.space, self.progress = study, config, space, progress
+        self.fixed = fixed  # the search distribution (`Space.distribution`): its limits reject proposals
         self.key = OBJECTIVES[config.objective]
         self.running: dict[str, optuna.trial.Trial] = {}
         self.curves: dict[str, list[dict[str, Any]]] = {}  # Ray trial id -> the epochs it reported so far
@@ -125,6 +126,9 @@ class StudySearcher(Searcher):
         if cost.macs > self.config.budget:
             return self._close(trial, TrialStatus.OVER_BUDGET, TrialState.PRUNED,
                                failure=f"{cost.macs:,} multiply-adds over the budget of {self.config.budget:,}")
+        outside = self.space.outside(spec, self.fixed)
+        if outside is not None:
+            return self._close(trial, TrialStatus.OUTSIDE, TrialState.PRUNED, failure=outside)
         earlier = self._same_digest(digest, trial.number)
         if earlier is not None:
             if earlier.state == TrialState.COMPLETE:

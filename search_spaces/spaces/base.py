@@ -23,6 +23,7 @@ from search_spaces.counting import count
 from search_spaces.errors import BudgetError, SpaceError, SpecError
 from search_spaces.settings import without_settings
 from search_spaces.spaces.declared import Param
+from search_spaces.spaces.limits import Limit, outside
 from search_spaces.spec import NetSpec
 
 Params = dict[str, Any]
@@ -205,6 +206,8 @@ class Space(ABC):
     # each left out of the default only with evidence (its EDF against the rest), recorded in the space's
     # docstring. The space itself still contains every value (its fixed points, decode, contains).
     defaults: Mapping[str, Any] = MappingProxyType({})
+    # Bounds the default distribution puts on whole networks (`limits`), by name; the same evidence rule.
+    limits: Mapping[str, Limit] = MappingProxyType({})
 
     @abstractmethod
     def suggest(self, trial: Any) -> NetSpec:
@@ -255,27 +258,36 @@ class Space(ABC):
         return ranges
 
     def distribution(self, fix: Mapping[str, Any] | None = None, free: Sequence[str] = ()) -> dict[str, Any]:
-        """The parameters a search holds fixed: the space's `defaults` less those in `free` (all of them for
-        "all"), plus `fix`; a SpaceError for a name the space does not have or a value it does not allow."""
-        unknown = sorted(set(free) - set(self.defaults) - {"all"})
+        """The parameters a search holds fixed and the limits it keeps, with their values: the space's
+        `defaults` and `limits` less those in `free` (all of them for "all"), plus `fix`; a SpaceError for a
+        name the space does not have or a value it does not allow."""
+        held = {**self.defaults, **{name: limit.value for name, limit in self.limits.items()}}
+        unknown = sorted(set(free) - set(held) - {"all"})
         if unknown:
-            known = ", ".join(self.defaults) or "none"
+            known = ", ".join(held) or "none"
             raise SpaceError(f"{self.name}: cannot free {', '.join(unknown)}: not fixed by default (fixed: {known})")
-        fixed = {} if "all" in free else {k: v for k, v in self.defaults.items() if k not in free}
+        fixed = {} if "all" in free else {k: v for k, v in held.items() if k not in free}
         fixed |= dict(fix or {})
         names = self.describe()
-        unknown = sorted(set(fixed) - set(names))
+        unknown = sorted(set(fixed) - set(names) - set(self.limits))
         if unknown:
             raise SpaceError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; see `nas spaces {self.name}`")
+        for name in set(fixed) & set(self.limits):
+            self.limits[name].check(self.name, name, fixed[name])
         rng = random.Random(0)
         for _ in range(50):  # each fixed value is checked against its range where a draw reaches it
             self.suggest(RandomTrial(rng, fixed=fixed, space=self.name))
         return fixed
 
+    def outside(self, spec: NetSpec, fixed: Mapping[str, Any] | None) -> str | None:
+        """Why `spec` lies outside a limit the distribution `fixed` keeps (a search rejects it untrained),
+        or None."""
+        return outside(self.limits, spec, fixed)
+
     def samples(self, seed: int, budget: int | None = None, max_draws: int = 10_000,
                 fixed: Mapping[str, Any] | None = None) -> Iterator[NetSpec]:
         """Seeded random points, endless; under a multiply-add budget only those that fit it; parameters in
-        `fixed` (see `distribution`) held at their values."""
+        `fixed` (see `distribution`) held at their values and the limits it keeps kept."""
         if budget is not None:
             floor = count(self.smallest()).macs
             if budget < floor:
@@ -291,15 +303,19 @@ class Space(ABC):
                 spec = self.suggest(RandomTrial(rng, seen=seen, budget=budget, fixed=fixed, space=self.name))
             except OverBudget:
                 spec = None  # abandoned part-way: the same outcome as drawing it whole and rejecting it
-            if spec is not None and (budget is None or count(spec).macs <= budget):
+            fits = spec is not None and (budget is None or count(spec).macs <= budget)
+            if fits and self.outside(spec, fixed) is None:
                 misses = 0
                 yield spec
             else:
                 misses += 1
                 if misses >= max_draws:
+                    kept = sorted(set(fixed or ()) & set(self.limits))
+                    within = "its distribution's limits" if budget is None else f"{budget:,} multiply-adds"
                     raise BudgetError(
-                        f"no point of space {self.name!r} within {budget:,} multiply-adds in {max_draws:,} random "
-                        f"draws (its smallest network has {count(self.smallest()).macs:,}); raise the budget")
+                        f"no point of space {self.name!r} within {within} in {max_draws:,} random draws (its "
+                        f"smallest network has {count(self.smallest()).macs:,}); raise the budget"
+                        + "".join(f" or --free {name}" for name in kept))
 
     def sample(self, seed: int, budget: int | None = None, fixed: Mapping[str, Any] | None = None) -> NetSpec:
         """One seeded random point (within `budget` multiply-adds when given)."""

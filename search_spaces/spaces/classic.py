@@ -20,10 +20,14 @@ The default search distribution holds `norm` and `bypass` at True and `head.acti
 NAME` draws one again). Under the proxy (experiments/proxy_reliability.md, classic: 15 draws with every
 parameter free against 20 from the default), mean error without BN 0.90 against 0.54 with it, without the
 bypass 0.72 against 0.29, with a ReLU on the class scores 0.77 against 0.47 without; 6 of 15 free draws
-reached 3x chance against 18 of 20 from the default. The two default misses are plain stacks of 20 and 33
-convs without a shortcut (VGG-19 has 16): near chance at a fifth or four times the proxy's learning rate
-and over 4 epochs as well (experiments/classic_plain.md). Only 2 of the 20 default draws are plain, too
-few to weigh their depth in the distribution on evidence.
+reached 3x chance against 18 of 20 from the default as it was then.
+
+The default distribution also keeps the limit `max_plain_convs` = 16 (VGG-19's count; `--free
+max_plain_convs` lifts it, `--fix max_plain_convs=N` moves it). The two misses of those 20 draws were plain
+stacks of 20 and 33 convs without a shortcut, near chance at a fifth or four times the proxy's learning
+rate and over 4 epochs as well (experiments/classic_plain.md). Over those 20 draws and 20 plain ones
+(`--fix kind=plain`), networks of at most 16 plain convs reached 3x chance 29 times of 32 (median 0.958),
+deeper ones 2 times of 8 (median 0.215); with the limit, 20 of 20 default draws reach it.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from search_spaces.cells.head import ClassifierArgs, ConvClassifierArgs
 from search_spaces.rounding import scale_channels
 from search_spaces.spaces.base import Params, Space
 from search_spaces.spaces.declared import Choice, Int
+from search_spaces.spaces.limits import Limit
 from search_spaces.spaces.multipliers import base_depth, base_width, depth, encode_first
 from search_spaces.spec import Block, NetSpec, Stage
 
@@ -77,6 +82,11 @@ PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/t
     Int("s{s}.b{r}.expand_channels", *EXPAND, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
 )
 
+def plain_convs(spec: NetSpec) -> int:
+    """The convs of a network's plain stages (their rows' repeats); 0 for a fire network."""
+    return sum(row.repeats for stage in spec.stages for row in stage.blocks if row.cell == "conv")
+
+
 class ClassicSpace(Space):
     """AlexNet/VGG-style conv stacks and SqueezeNet-style fire networks."""
 
@@ -84,6 +94,7 @@ class ClassicSpace(Space):
     description = ("plain conv stacks (AlexNet, VGG: rows of convs, max pools, an MLP head) and SqueezeNet "
                    "fire modules; widths, depths, kernels, BN, pooling and head")
     defaults = MappingProxyType({"norm": True, "bypass": True, "head.activation": "none"})  # evidence: the module docstring
+    limits = MappingProxyType({"max_plain_convs": Limit(plain_convs, 16, upper=True, unit="convs in the plain stages")})
     fixed_points = ("alexnet", "vgg16", "vgg16_bn", "squeezenet1_0", "squeezenet1_1")
 
     def parameters(self) -> tuple:
