@@ -14,7 +14,7 @@ and the best seeded backbone are retrained with PROXY at training seeds 0, 1, 2 
 accuracy), so (b) is also checked beyond one training seed's noise.
 
 The strategy "evolution_nofloor" is evolution as it was before its parents had to clear 3x chance (its
-tournament breeds from near-chance networks too): an ablation, with `nas.search.strategies.NEAR_CHANCE` set
+tournament breeds from near-chance networks too): an ablation, with `nas.search.records.NEAR_CHANCE` set
 to 0 in this process (the sampler runs here, not in Ray's workers) for that run only.
 
 Outputs (beside this file): NAME.md and NAME.json (`--out`, default search_strategies). Run directories go under
@@ -40,7 +40,7 @@ from typing import Any
 from common import cpu_name, log
 from scipy.stats import wilcoxon
 
-from nas.search import strategies
+from nas.search import records
 from nas.search.config import SearchConfig
 from nas.search.run import search
 from nas.search.searcher import Progress
@@ -90,13 +90,13 @@ def run_search(strategy: str, seed: int, trials: int) -> dict[str, Any]:
     nofloor = strategy == "evolution_nofloor"
     config = SearchConfig(space=CONFIG["space"], budget=CONFIG["budget"], strategy="evolution" if nofloor else strategy,
                           seed=seed, trials=trials, run_dir=str(run_dir))
-    floor = strategies.NEAR_CHANCE
+    floor = records.NEAR_CHANCE
     if nofloor:
-        strategies.NEAR_CHANCE = 0.0
+        records.NEAR_CHANCE = 0.0
     try:
         result = search(config, progress)
     finally:
-        strategies.NEAR_CHANCE = floor
+        records.NEAR_CHANCE = floor
     study, _ = load_run(run_dir)
     epochs = {t.number: t.user_attrs.get("epochs") for t in study.get_trials(deepcopy=False)}
     rows = json.loads((run_dir / "trials.json").read_text())

@@ -1,8 +1,10 @@
-"""Pareto fronts, hypervolume and the evolution sampler, on literal data (no training, no Ray)."""
+"""Pareto fronts, hypervolume, the near-chance floor and the evolution sampler, on literal data (no training,
+no Ray)."""
 import optuna
 import pytest
 
-from nas.search.records import TrialRecord, hypervolume, pareto_front
+from nas.search.analysis import Drawn, summarize
+from nas.search.records import TrialRecord, hypervolume, near_chance, pareto_front
 from nas.search.strategies import PARENT, AgingEvolution, dominates
 from nas.search.study import mask_url
 
@@ -106,3 +108,12 @@ def test_describe_gives_every_stage_its_blocks_and_output_width():
     assert [part for part in describe(backbones.get("densenet121").to_json()).split() if "x" in part][1:] == [
         "1x256", "2x512", "2x1024", "3x1024"]
     assert describe(None) == ""
+
+
+def test_near_chance_is_3x_chance_but_never_past_halfway_to_1():
+    # 3x chance is 30 % on 10 classes; on 2 it would be 150 %, and no network could ever count as learned
+    assert near_chance(10) == pytest.approx(0.30) and near_chance(5) == pytest.approx(0.60)
+    assert near_chance(4) == pytest.approx(0.625) and near_chance(2) == pytest.approx(0.75)
+    assert near_chance(None) == 0.0
+    binary = summarize("binary", [Drawn({}, a) for a in (0.55, 0.74, 0.76, 0.98)], 2)
+    assert (binary.near_chance, binary.floor) == (2, 0.75)

@@ -82,12 +82,12 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from nas.search.analysis import NEAR_CHANCE, analyze
+    from nas.search.analysis import analyze
 
     runs, found, out = analyze(args.runs, args.out, args.storage, args.seeded)
     for r in runs:
         near = "-" if r.near_chance is None else str(r.near_chance)
-        below = "" if r.chance is None else f" (< {NEAR_CHANCE * r.chance:.0%})"
+        below = "" if r.floor is None else f" (< {r.floor:.0%})"
         median, best = ("-" if v is None else f"{v:.4f}" for v in (r.median, r.best))
         print(f"{r.name}  {len(r.drawn)} drawn: {r.trained} trained, {r.failed} failed, {near} near chance{below}; "
               f"median {median}, best {best}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.search.records import NAMED, NEAR_CHANCE, STATUS, TrialStatus
+from nas.search.records import NAMED, STATUS, TrialStatus, near_chance
 from nas.search.study import load_run
 
 
@@ -40,8 +40,8 @@ class RunAnalysis:
     name: str
     trained: int
     failed: int
-    near_chance: int | None  # trained below NEAR_CHANCE x chance; None when the class count is unknown
-    chance: float | None
+    near_chance: int | None  # trained below `floor`; None when the class count is unknown
+    floor: float | None  # the near-chance accuracy (`records.near_chance`)
     median: float | None  # median accuracy of the trained networks
     best: float | None
     drawn: tuple[Drawn, ...]
@@ -64,9 +64,9 @@ def drawn(run_dir: str | Path, storage: str | None = None, seeded: bool = False)
 def summarize(name: str, networks: list[Drawn], num_classes: int | None) -> RunAnalysis:
     """Counts, median and best of one run's networks."""
     accuracies = [n.accuracy for n in networks if n.accuracy is not None]
-    chance = 1.0 / num_classes if num_classes else None
-    near = None if chance is None else sum(a < NEAR_CHANCE * chance for a in accuracies)
-    return RunAnalysis(name, len(accuracies), len(networks) - len(accuracies), near, chance,
+    floor = near_chance(num_classes) if num_classes else None
+    near = None if floor is None else sum(a < floor for a in accuracies)
+    return RunAnalysis(name, len(accuracies), len(networks) - len(accuracies), near, floor,
                        statistics.median(accuracies) if accuracies else None, max(accuracies, default=None),
                        tuple(networks))
 
@@ -134,8 +134,8 @@ def plot_edf(path: Path, runs: list[RunAnalysis]) -> None:
     for run in runs:
         xs, ys = edf([n.error for n in run.drawn])
         ax.step(xs, ys, where="post", label=f"{run.name} (n={len(run.drawn)}, {run.failed} failed)")
-    if runs and runs[0].chance:
-        ax.axvline(1 - NEAR_CHANCE * runs[0].chance, ls=":", c="0.5", lw=1, label=f"{NEAR_CHANCE:g}x chance")
+    if runs and runs[0].floor:
+        ax.axvline(1 - runs[0].floor, ls=":", c="0.5", lw=1, label=f"near chance (accuracy {runs[0].floor:.0%})")
     ax.set_xlabel("error (1 - validation accuracy; a failed training counts as 1)")
     ax.set_ylabel("cumulative fraction of networks")
     ax.set_xlim(0, 1)

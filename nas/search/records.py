@@ -29,6 +29,16 @@ METRIC_NAMES = {"flops": "FLOPs", "params": "params", "latency": "latency (ms)"}
 NEAR_CHANCE = 3.0
 
 
+def near_chance(num_classes: int | None) -> float:
+    """The accuracy below which a network counts as near chance on `num_classes` classes: NEAR_CHANCE times
+    chance, but at most halfway from chance to 1 (3x chance is past 1 on two classes, so no network would
+    count as learned); 0 when the class count is unknown."""
+    if not num_classes:
+        return 0.0
+    chance = 1.0 / num_classes
+    return min(NEAR_CHANCE * chance, (1.0 + chance) / 2)
+
+
 class TrialStatus(str, Enum):
     """What became of a trial; stored as its plain string value in the study (`status` user attribute)."""
 

@@ -4,7 +4,7 @@ our regularized (aging) evolution, aware of both objectives.
 Real et al. 2019: keep the most recent `population` trained trials; to make a child, take a random
 `sample_size` of them, pick a parent by tournament, and change one of its parameters. Our tournament is
 multi-objective: the parent is drawn from the sample's members that no other member dominates on
-(accuracy, cost). A network that stayed near chance (below `NEAR_CHANCE` times chance accuracy) is dominated
+(accuracy, cost). A network that stayed near chance (below `records.near_chance`: 3x chance) is dominated
 by a constant prediction that costs nothing, so it is no parent while the sample holds a network above it:
 otherwise the cheapest corner of the front, a near-chance network of a few MFLOPs, breeds children like
 itself (the README's main command once spent 3 of its 10 proposals so). Parameters the parent lacks (a
@@ -24,7 +24,7 @@ from optuna.samplers import BaseSampler, RandomSampler
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas.search.records import NEAR_CHANCE, STATUS, TrialStatus
+from nas.search.records import STATUS, TrialStatus, near_chance
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig
@@ -99,9 +99,9 @@ def sampler(config: SearchConfig, fixed: dict[str, Any] | None = None,
             num_classes: int | None = None) -> optuna.samplers.BaseSampler:
     """The Optuna sampler of a search's strategy, seeded by the search's seed, with the parameters in `fixed`
     held at their values (Optuna's PartialFixedSampler; enqueued points such as the seeded backbones keep
-    their own values). Evolution's parents reach `NEAR_CHANCE` times chance on `num_classes` when they can."""
+    their own values). Evolution's parents clear `near_chance(num_classes)` when they can."""
     if config.strategy == "evolution":
-        floor = NEAR_CHANCE / num_classes if num_classes else 0.0
+        floor = near_chance(num_classes)
         base: optuna.samplers.BaseSampler = AgingEvolution(config.population, config.sample_size, seed=config.seed,
                                                            fixed=frozenset(fixed or ()), floor=floor)
     elif config.strategy == "tpe":
