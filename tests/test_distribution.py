@@ -89,11 +89,11 @@ def test_sample_cli_takes_fix_and_free(capsys, monkeypatch):
     from search_spaces import spaces
 
     monkeypatch.setattr(spaces, "SPACES", only_spaces(Held()))
-    assert main(["sample", "--space", "held", "-n", "3", "--fix", "s1.depth=3", "--json"]) == 0
+    assert main(["sample", "--space", "held", "-n", "3", "--fix", "s1.depth=3", "--fix", "s2.depth=2", "--json"]) == 0
     import json
 
-    points = [row["point"] for row in json.loads(capsys.readouterr().out)]
-    assert {p["kernel_size"] for p in points} == {3} and {p["s1.depth"] for p in points} == {3}
+    points = [row["point"] for row in json.loads(capsys.readouterr().out)]  # a repeated --fix adds to the first
+    assert {p["kernel_size"] for p in points} == {3} and {(p["s1.depth"], p["s2.depth"]) for p in points} == {(3, 2)}
     assert main(["sample", "--space", "held", "--free", "s1.width"]) == 2
     assert "cannot free s1.width: not fixed by default" in capsys.readouterr().err
 
@@ -157,3 +157,15 @@ def test_the_classic_and_inception_limits_and_every_fixed_point_within_its_space
     drawn = list(itertools.islice(classic.samples(0, 10**9, fixed={"kind": "plain"} | classic.distribution()), 15))
     assert max(map(plain_convs, drawn)) <= 16
     assert min(s.resolution for s in itertools.islice(inception.samples(0, 2 * 10**9, fixed=inception.distribution()), 5)) >= 160
+
+
+def test_a_repeated_list_option_of_nas_search_adds_to_the_first():
+    import argparse
+
+    from nas.cli.options import add_settings, given
+    from nas.search.config import search_fields
+
+    parser = argparse.ArgumentParser()
+    names = add_settings(parser, search_fields())
+    args = parser.parse_args(["--fix", "kind=plain", "--fix", "max_plain_convs=12", "norm=true", "--free", "bypass"])
+    assert given(args, names) == {"fix": ["kind=plain", "max_plain_convs=12", "norm=true"], "free": ["bypass"]}

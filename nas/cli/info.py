@@ -186,8 +186,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output: cost, digest, point and spec")
     p.add_argument("--save", metavar="DIR", help="write each candidate's spec as DIR/DIGEST.json (the digest's "
                                                  "first 16 digits, as printed): a file nas train and count take")
-    p.add_argument("--fix", nargs="+", default=(), metavar="NAME=VALUE",
+    p.add_argument("--fix", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                    help="hold these parameters fixed, as a search does (see `nas search --help`)")
-    p.add_argument("--free", nargs="+", default=(), metavar="NAME", help="draw these parameters that the space's "
+    p.add_argument("--free", nargs="+", action="extend", default=[], metavar="NAME", help="draw these parameters that the space's "
                    "default search distribution holds fixed (all: every one)")
     p.set_defaults(run=_sample)

@@ -44,8 +44,8 @@ def add_settings(parser: argparse.ArgumentParser, fields: dict[str, Flat], title
         if kind is bool:
             group.add_argument(flag(name), dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=text)
-        elif typing.get_origin(kind) is tuple:  # a list of values: --phi 0 1 2
-            group.add_argument(flag(name), dest=dest, type=typing.get_args(kind)[0], nargs="+",
+        elif typing.get_origin(kind) is tuple:  # a list of values: --phi 0 1 2 (a repeated flag adds to it)
+            group.add_argument(flag(name), dest=dest, type=typing.get_args(kind)[0], nargs="+", action="extend",
                                default=argparse.SUPPRESS, metavar=name.upper(), help=text)
         else:
             convert = kind if kind in (int, float) and where.field.metadata.get("parse") is None else str
