@@ -213,7 +213,7 @@ def limits(space_name: str, recs: dict[str, dict], lines: list[str]) -> None:
         for r in rows:
             side = "within" if limit.breach(space.decode(r["params"]), limit.value) is None else "beyond"
             sides[side].append(Drawn(r["params"], r["accuracy"]))
-        bound = f"{'at most' if limit.upper else 'at least'} {limit.value} {limit.unit}"
+        bound = f"{limit.bound} {limit.value} {limit.unit}"
         lines.append(f"Limit `{name}` ({bound}), over the {len(rows)} draws of the unlimited distributions:")
         lines.append("")
         for side, nets in sides.items():

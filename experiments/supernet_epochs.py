@@ -32,12 +32,12 @@ from experiments.bench_train import cpu_name  # noqa: E402
 from experiments.oneshot import SETTINGS, SPACE, pick, timed  # noqa: E402
 from nas.training import train as train_module  # noqa: E402
 from nas.training.data import load  # noqa: E402
-from nas.training.oneshot import calibration_images, score  # noqa: E402
+from nas.training.oneshot import CALIBRATION_IMAGES, calibration_images, score  # noqa: E402
 from nas.training.supernet import SupernetJob, load_supernet, train_supernet  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "oneshot.json"
-IMAGES = 250  # recalibration sample, the default (nas.training.oneshot.CALIBRATION_IMAGES)
+IMAGES = CALIBRATION_IMAGES  # the recalibration sample a search uses (250)
 
 
 def tau(values: list[float], target: list[float]) -> list[float]:

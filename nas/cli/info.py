@@ -100,8 +100,8 @@ def _spaces(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps([{"name": s.name, "description": s.description, "fixed_points": list(s.fixed_points),
                            "search_defaults": dict(s.defaults),
-                           "search_limits": {n: {"value": lim.value, "bound": "at most" if lim.upper else "at least",
-                                                 "unit": lim.unit} for n, lim in s.limits.items()},
+                           "search_limits": {n: {"value": lim.value, "bound": lim.bound, "unit": lim.unit}
+                                             for n, lim in s.limits.items()},
                            "parameters": _parameters(s),
                            "typical_parameter_count": dataclasses.asdict(typical_size(s))} for s in chosen],
                          indent=2))
@@ -112,8 +112,8 @@ def _spaces(args: argparse.Namespace) -> None:
         held = ", ".join(f"{k}={v!r}" for k, v in space.defaults.items()) or "nothing (every parameter is drawn)"
         print(f"  a search holds fixed by default: {held}  (--free NAME draws it)")
         for name, lim in space.limits.items():
-            print(f"  a search keeps by default: {name}={lim.value} ({'at most' if lim.upper else 'at least'} "
-                  f"{lim.value} {lim.unit}; --free {name} lifts it, --fix {name}=N moves it)")
+            print(f"  a search keeps by default: {name}={lim.value} ({lim.bound} {lim.value} {lim.unit}; "
+                  f"--free {name} lifts it, --fix {name}=N moves it)")
         size, params = typical_size(space), _parameters(space)
         kind = "declared, in the order a draw makes them" if space.parameters() else "the space declares none: " \
             "gathered from seeded draws, each with its last draw's range"
@@ -188,6 +188,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                                                  "first 16 digits, as printed): a file nas train and count take")
     p.add_argument("--fix", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                    help="hold these parameters fixed, as a search does (see `nas search --help`)")
-    p.add_argument("--free", nargs="+", action="extend", default=[], metavar="NAME", help="draw these parameters that the space's "
-                   "default search distribution holds fixed (all: every one)")
+    p.add_argument("--free", nargs="+", action="extend", default=[], metavar="NAME",
+                   help="draw these parameters that the space's default search distribution holds fixed (all: "
+                   "every one), or lift its limits")
     p.set_defaults(run=_sample)

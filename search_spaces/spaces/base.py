@@ -310,12 +310,12 @@ class Space(ABC):
             else:
                 misses += 1
                 if misses >= max_draws:
-                    kept = sorted(set(fixed or ()) & set(self.limits))
+                    fixes = ["raise the budget"] if budget is not None else []
+                    fixes += [f"--free {name}" for name in sorted(set(fixed or ()) & set(self.limits))]
                     within = "its distribution's limits" if budget is None else f"{budget:,} multiply-adds"
                     raise BudgetError(
                         f"no point of space {self.name!r} within {within} in {max_draws:,} random draws (its "
-                        f"smallest network has {count(self.smallest()).macs:,}); raise the budget"
-                        + "".join(f" or --free {name}" for name in kept))
+                        f"smallest network has {count(self.smallest()).macs:,}); {' or '.join(fixes)}")
 
     def sample(self, seed: int, budget: int | None = None, fixed: Mapping[str, Any] | None = None) -> NetSpec:
         """One seeded random point (within `budget` multiply-adds when given)."""

@@ -82,6 +82,7 @@ PARAMETERS = (  # what `suggest` draws, in its order (`declared`; tests/spaces/t
     Int("s{s}.b{r}.expand_channels", *EXPAND, when=FIRE + ", s <= stages, 2 <= r <= s{s}.rows + 1 (b1 is the pool)"),
 )
 
+
 def plain_convs(spec: NetSpec) -> int:
     """The convs of a network's plain stages (their rows' repeats); 0 for a fire network."""
     return sum(row.repeats for stage in spec.stages for row in stage.blocks if row.cell == "conv")

@@ -27,10 +27,15 @@ class Limit:
     upper: bool
     unit: str  # e.g. "convs in a plain stack", "px of resolution"
 
+    @property
+    def bound(self) -> str:
+        """'at most' or 'at least', as messages and `nas spaces` write the limit."""
+        return "at most" if self.upper else "at least"
+
     def check(self, space: str, name: str, value: Any) -> int:
         """A limit's value given by `--fix NAME=VALUE`: a whole number >= 0, else a one-line SpaceError."""
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise SpaceError(f"{space}: limit {name!r} ({'at most' if self.upper else 'at least'} so many "
+            raise SpaceError(f"{space}: limit {name!r} ({self.bound} so many "
                              f"{self.unit}) takes a whole number >= 0, got {value!r}")
         return value
 
@@ -38,7 +43,7 @@ class Limit:
         """Why `spec` lies outside the limit at `value`, or None when it lies within it."""
         measured = self.measure(spec)
         if measured > value if self.upper else measured < value:
-            return f"{measured} {self.unit}, {'at most' if self.upper else 'at least'} {value}"
+            return f"{measured} {self.unit}, {self.bound} {value}"
         return None
 
 
