@@ -35,8 +35,9 @@ def _search(args: argparse.Namespace) -> None:
           + f", objective accuracy vs {config.objective}")
     if config.supernet:
         print(f"supernet: {config.supernet} ({job.train.epochs} epochs, BN recalibrated on "
-              f"{job.calibration_images:,} training images)" + (f"; the {config.retrain} best retrained stand-alone"
-                                                                 if config.retrain else ""))
+              f"{job.calibration_images:,} training images)"
+              + (f"; the first {config.predictor} scored, the rest predicted" if config.predictor else "")
+              + (f"; the {config.retrain} best retrained stand-alone" if config.retrain else ""))
     print(f"data: {d.kind}{':' + d.path if d.path else ''} at {d.resolution or 'its own'} px; proxy: {t.epochs} epochs, "
           f"batch {t.batch_size}, lr {t.lr} {t.schedule}, label smoothing {t.label_smoothing}, on {config.trial_device}"
           + (f" ({config.gpus_per_trial:g} GPU per trial)" if config.gpus_per_trial else ""))

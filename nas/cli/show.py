@@ -57,6 +57,13 @@ def supernet(summary: dict) -> None:
           f"in {info['seconds']:.1f}s, {info['seconds_per_candidate']:.3f}s each ({info['cpu_seconds_per_candidate']:.3f} "
           f"CPU-s) on {info['workers']} worker(s){' (Ray tasks)' if info['ray'] else ''}; accuracies are the "
           "supernet's (inherited weights), test only for the front")
+    guess = summary.get("predictor")
+    if guess:
+        tau = "-" if guess["loo_tau"] is None else f"{guess['loo_tau']:.2f}"
+        print(f"predictor: predicted {guess['predicted']:,} candidates in {guess['rounds']} rounds and scored "
+              f"{guess['verified']} of the predicted fronts on the supernet; its last fit (predictor.json), on "
+              f"{guess['fitted_on']:,} supernet scores, predicts them at leave-one-out Kendall tau {tau} (error "
+              f"{guess['loo_rmse']:.4f})")
     rows = summary.get("retrained") or []
     if rows:
         print(f"retrained stand-alone with the proxy, the {len(rows)} best by supernet accuracy:")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.budget import parse_budget
+from nas.search.predictor import MIN_SCORES
 from nas.search.records import OBJECTIVES
 from nas.settings import Flat, flat_fields, replace_flat, setting
 from nas.training.data import DATA_HELP, DataSource, parse_data
@@ -65,6 +66,10 @@ class SearchConfig:
                                    "the data is the supernet's")
     retrain: int = setting(0, "with --supernet: after the search, train the K best by supernet accuracy stand-alone "
                               "with the proxy and record their accuracy beside")
+    predictor: int = setting(0, "with --supernet: score the first N candidates on the supernet, fit an accuracy "
+                                "predictor to them (ridge regression on depths, kernels, expansions, resolution and "
+                                "FLOPs) and answer the rest of --trials with its predictions, in 4 rounds that each "
+                                "score 4 of the predicted front on the supernet and refit. 0: score every candidate")
     # Each candidate trains at the data's side times its resolution / reference_resolution (a 256 px network
     # trains at 32 * 256 / 224 = 37 px on 32 px data), so resolution choices still matter in the proxy. A
     # network whose feature map would vanish at that side (AlexNet) trains at the smallest larger side it
@@ -87,6 +92,9 @@ class SearchConfig:
                    "evolution needs population >= 2 and 1 <= sample_size <= population"),
                   (self.max_proposals >= 1, "max proposals must be at least 1"),
                   (self.retrain >= 0, "retrain must be 0 or more"),
+                  (self.predictor == 0 or self.predictor >= MIN_SCORES,
+                   f"predictor must be 0 (score every candidate) or at least {MIN_SCORES} scores to fit on"),
+                  (self.supernet or not self.predictor, "--predictor predicts supernet scores; give --supernet DIR"),
                   (self.supernet or not self.retrain, "--retrain trains the best of a search on a supernet; give "
                                                       "--supernet DIR (a multi-trial search trains every candidate)"),
                   (not self.supernet or self.objective != "latency", "a search on a supernet ranks accuracy against "
@@ -152,7 +160,7 @@ class ScaleConfig:
 # SearchConfig settings a sweep sets itself (`_training_config`), or has no use for (a sweep trains its
 # networks): not options of `nas scale`
 SWEEP_SETS = ("space", "budget", "trials", "strategy", "objective", "scheduler", "seed_backbones", "population",
-              "sample_size", "max_proposals", "run_dir", "supernet", "retrain")
+              "sample_size", "max_proposals", "run_dir", "supernet", "retrain", "predictor")
 
 
 def parse_fix(texts: tuple[str, ...] | list[str] | dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nas.cli import main
-from nas.search import oneshot
+from nas.search import loop, oneshot
 from nas.search.config import SearchConfig, SearchError
 from nas.search.export import export, weights_file
 from nas.search.records import STANDALONE_ACCURACY
@@ -87,7 +87,7 @@ def test_a_search_on_a_supernet_ranks_on_validation_within_budget_and_resumes(su
 
 def test_ray_tasks_score_as_this_process_does_and_an_interrupt_resumes(supernet, tmp_path, ray_local, monkeypatch):
     monkeypatch.setattr(oneshot, "uses_ray", lambda config, cpus: True)
-    monkeypatch.setattr(oneshot, "BATCH", 2)
+    monkeypatch.setattr(loop, "BATCH", 2)
     seen = []
 
     def stop(progress):  # after the first recorded result: batches are in flight
@@ -166,6 +166,8 @@ def test_the_command_line_searches_on_a_supernet_and_exports(supernet, tmp_path,
     (["--objective", "latency"], "ranks accuracy against flops or params, not latency"),
     (["--supernet", None, "--retrain", "2"], "--retrain trains the best of a search on a supernet; give --supernet"),
     (["--retrain", "-1"], "retrain must be 0 or more"),
+    (["--predictor", "5"], "predictor must be 0 (score every candidate) or at least 10 scores to fit on"),
+    (["--supernet", None, "--predictor", "12"], "--predictor predicts supernet scores; give --supernet DIR"),
 ])
 def test_bad_input_is_one_line(supernet, tmp_path, capsys, argv, message):
     base = {"--space": "tiny_elastic", "--supernet": str(supernet), "--run-dir": str(tmp_path / "run")}
