@@ -25,6 +25,11 @@ Then, on the default data only: `nas search --supernet` at 300M over `--candidat
 (evolution, population 50, tournament 10) with `--retrain 3`; the same supernet at 150M through Ray tasks
 (wall time); and a multi-trial search (`nas search`, its defaults: evolution, ASHA, two trials at a time) of
 as many training runs as the one-shot path's CPU seconds buy at the mean stand-alone cost under 300M.
+Last, the predictor steps: the 300M and 150M searches again with `--predictor` (`--predictor` scores,
+the rest predicted) on the same weights scored with 250 calibration images; the 300M search's best three
+retrained at seeds 0 and 1, the one best at seed 0 and the multi-trial best at seed 2; and the ranking of
+the sub-networks by the search's predictor and by predictors fitted on `--draws` other draws of as many
+scores of the first search.
 
 Results are cached per step in WORK/cache.jsonl, so an interrupted run continues where it stopped (the
 supernet resumes from its checkpoint); the timings kept are those of the run that measured them.
@@ -220,6 +225,59 @@ def searches(default: dict[str, Any], args: argparse.Namespace, cache: Cache, wo
             "multitrial": multi, "multitrial_best_seed1": multi_seed1}
 
 
+def scoring_copy(trained: Path, to: Path, images: int) -> str:
+    """A copy of a supernet's run directory whose scoring recalibrates on `images` (the weights the same:
+    calibration only scores), so that a search on it scores as on a supernet trained today."""
+    if not to.exists():
+        to.mkdir()
+        (to / "checkpoint.pt").symlink_to((trained / "checkpoint.pt").resolve())
+        settings = json.loads((trained / "supernet.json").read_text())
+        settings["job"] |= {"calibration_images": images, "run_dir": str(to)}
+        (to / "supernet.json").write_text(json.dumps(settings, indent=1))
+    return str(to)
+
+
+def predicted(default: dict[str, Any], args: argparse.Namespace, cache: Cache, work: Path) -> dict[str, Any]:
+    """The same searches with an accuracy predictor fitted on the first `--predictor` scores, the best three
+    retrained stand-alone at two seeds, and the ranking of the sub-networks by such predictors."""
+    from nas.search.predictor import Predictor, fit
+
+    supernet = scoring_copy(work / f"supernet_{default['setting']}", work / "supernet_default_250", 250)
+    data, proxy = load(DataSource(**default["data"])), dataclasses.replace(train_module.PROXY, device="cpu")
+    common = {"space": SPACE, "supernet": supernet, "strategy": "evolution", "population": 50, "sample_size": 10,
+              "max_proposals": 20 * args.candidates, "predictor": args.predictor, "cpus_per_trial": os.cpu_count()}
+    found = run_search(cache, "predictor/300M", **common, budget=BUDGET, trials=args.candidates,
+                       run_dir=str(work / "predictor_300M"))
+    rows = sorted((r for r in records(load_run(str(work / "predictor_300M"))[0]) if r.status == "trained"),
+                  key=lambda r: (-r.accuracy, r.macs))[:args.retrain]
+    best = [{"number": r.number, "macs": r.macs, "supernet": r.accuracy, **{
+        f"alone_{seed}": cache.get(f"predictor/300M/alone/{seed}/{r.digest}",
+                                   lambda: standalone(from_json(r.spec), data, proxy, seed)) for seed in (0, 1)}}
+        for r in rows]
+    second = run_search(cache, "predictor/150M", **common, budget=SECOND_BUDGET, trials=args.candidates,
+                        run_dir=str(work / "predictor_150M"))
+    space = spaces.get(SPACE)
+    subnets = pick(args.subnets)
+    model = Predictor.from_dict(json.loads((work / "predictor_300M" / "predictor.json").read_text()))
+    guesses = [model.predict(space, s) for s in subnets]
+    scored = [r for r in records(load_run(str(work / "search_300M"))[0]) if r.status == "trained"]
+    draws = []
+    for seed in range(args.draws):  # predictors fitted on other draws of as many scores of the first search
+        rng = torch.Generator().manual_seed(seed)
+        chosen = [scored[i] for i in torch.randperm(len(scored), generator=rng)[:args.predictor].tolist()]
+        other = fit(space, [from_json(r.spec) for r in chosen], [r.accuracy for r in chosen])
+        draws.append([other.predict(space, s) for s in subnets])
+    # a third training seed for the network picked among the retrained (on seed 0) and the multi-trial best
+    chosen = max(best, key=lambda b: b["alone_0"]["val"])
+    pick_spec = from_json(next(r.spec for r in rows if r.number == chosen["number"]))
+    multi_spec = from_json(cache.get("multitrial/300M", dict)["best"][1])
+    third = {"pick": cache.get(f"predictor/300M/alone/2/{pick_spec.digest()}",
+                               lambda: standalone(pick_spec, data, proxy, 2)),
+             "multitrial": cache.get("multitrial/best/seed2", lambda: standalone(multi_spec, data, proxy, 2))}
+    return {"search_300M": found, "best": best, "search_150M": second, "subnet_predictions": guesses,
+            "draw_predictions": draws, "seed2": third}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", required=True, help="where the supernets, searches and the cache go")
@@ -228,9 +286,12 @@ def main() -> None:
     parser.add_argument("--supernet-epochs", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=1000)
     parser.add_argument("--retrain", type=int, default=3)
+    parser.add_argument("--predictor", type=int, default=50, help="scores a predictor search fits on")
+    parser.add_argument("--draws", type=int, default=20, help="predictors fitted on other draws of as many scores")
     args = parser.parse_args()
     if args.quick:
-        args.subnets, args.supernet_epochs, args.candidates, args.retrain = 4, 1, 12, 1
+        args.subnets, args.supernet_epochs, args.candidates, args.retrain, args.predictor = 4, 1, 12, 1, 10
+        args.draws = 2
     torch.set_num_threads(1)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -246,7 +307,9 @@ def main() -> None:
         results["ranking"].append(ranking(name, source, args, cache, work))
         if i == 0:
             results["search"] = searches(results["ranking"][0], args, cache, work)
+            results["predictor"] = predicted(results["ranking"][0], args, cache, work)
     results["seconds"] = time.perf_counter() - start
+    results["first_seconds"] = cache.get("run/first_seconds", lambda: results["seconds"])
     from experiments.oneshot_report import report
 
     text = report(results)
