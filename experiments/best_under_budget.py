@@ -114,13 +114,13 @@ def main() -> None:
     torch.set_num_threads(1)
     work = Path(args.work)
     cache = Cache(work / "cache.jsonl")
-    runs = json.loads((HERE / "oneshot.json").read_text())["search"]["multitrial_runs"]
+    recorded = json.loads((HERE / "oneshot.json").read_text())
+    runs, supernet_cpu = recorded["search"]["multitrial_runs"], recorded["ranking"][0]["supernet"]["cpu"]
     data, proxy = load(DataSource()), dataclasses.replace(train_module.PROXY, device="cpu")
     seeds = {}
     for seed in range(args.seeds):
         seeds[seed] = {"oneshot": oneshot(cache, work, seed, data, proxy),
                        "multitrial": multitrial(cache, work, seed, data, proxy, runs)}
-    supernet_cpu = cache.get("default/supernet", dict)["cpu"]
     results = {"runs": runs, "supernet_cpu": supernet_cpu, "seeds": seeds}
     (HERE / "best_under_budget.json").write_text(json.dumps(results, indent=1) + "\n")
     text = report(results)

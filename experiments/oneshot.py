@@ -237,7 +237,8 @@ def scoring_copy(trained: Path, to: Path, images: int) -> str:
     return str(to)
 
 
-def predicted(default: dict[str, Any], args: argparse.Namespace, cache: Cache, work: Path) -> dict[str, Any]:
+def predicted(default: dict[str, Any], multi: dict[str, Any], args: argparse.Namespace, cache: Cache,
+              work: Path) -> dict[str, Any]:
     """The same searches with an accuracy predictor fitted on the first `--predictor` scores, the best three
     retrained stand-alone at two seeds, and the ranking of the sub-networks by such predictors."""
     from nas.search.predictor import Predictor, fit
@@ -270,7 +271,7 @@ def predicted(default: dict[str, Any], args: argparse.Namespace, cache: Cache, w
     # a third training seed for the network picked among the retrained (on seed 0) and the multi-trial best
     chosen = max(best, key=lambda b: b["alone_0"]["val"])
     pick_spec = from_json(next(r.spec for r in rows if r.number == chosen["number"]))
-    multi_spec = from_json(cache.get("multitrial/300M", dict)["best"][1])
+    multi_spec = from_json(multi["best"][1])
     third = {"pick": cache.get(f"predictor/300M/alone/2/{pick_spec.digest()}",
                                lambda: standalone(pick_spec, data, proxy, 2)),
              "multitrial": cache.get("multitrial/best/seed2", lambda: standalone(multi_spec, data, proxy, 2))}
@@ -307,7 +308,8 @@ def main() -> None:
         results["ranking"].append(ranking(name, source, args, cache, work))
         if i == 0:
             results["search"] = searches(results["ranking"][0], args, cache, work)
-            results["predictor"] = predicted(results["ranking"][0], args, cache, work)
+            results["predictor"] = predicted(results["ranking"][0], results["search"]["multitrial"], args, cache,
+                                             work)
     results["seconds"] = time.perf_counter() - start
     results["first_seconds"] = cache.get("run/first_seconds", lambda: results["seconds"])
     from experiments.oneshot_report import report

@@ -187,7 +187,7 @@ def report(results: dict[str, Any]) -> str:
     lines = ["# One-shot search against stand-alone training", "",
              f"Command: `nohup {command}` (steps cached in WORK/cache.jsonl; the first run "
              f"{results.get('first_seconds', results['seconds']) / 3600:.1f} h wall, the last "
-             f"{results['seconds'] / 60:.0f} min: each step's timing is that of the run that made it)", "",
+             f"{results['seconds'] / 60:.1f} min: each step's timing is that of the run that made it)", "",
              f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']} on the CPU, one "
              f"thread; Python {m['python']}. Space `elastic_mbv3`; {args['subnets']} sub-networks spread across its "
              "FLOPs range (the smallest, the largest, and the sampled point nearest each of evenly spaced FLOPs "
